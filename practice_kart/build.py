@@ -57,8 +57,20 @@ def build(out_dir: Path = INTEGRATION) -> Path:
         generate(work)
         obj, rom_path = work / "main.o", work / "rom.sfc"
         subprocess.run(
-            [ca65, "--cpu", "65816", "-I", str(work), "--bin-include-dir", str(work), "-I", str(HERE / "src"),
-             "-o", str(obj), str(HERE / "src" / "main.s")],
+            [
+                ca65,
+                "--cpu",
+                "65816",
+                "-I",
+                str(work),
+                "--bin-include-dir",
+                str(work),
+                "-I",
+                str(HERE / "src"),
+                "-o",
+                str(obj),
+                str(HERE / "src" / "main.s"),
+            ],
             check=True,
         )
         subprocess.run([ld65, "-C", str(HERE / "src" / "lorom.cfg"), "-o", str(rom_path), str(obj)], check=True)

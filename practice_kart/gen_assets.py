@@ -40,18 +40,46 @@ TRACK_BANK = {
 
 # Palette 0: the track (BG1). Palette 1: HUD, map and menus (BG2). OBJ palette 0: the kart.
 TRACK_COLORS = [
-    (0, 0, 0), (112, 112, 120), (96, 96, 104), (64, 168, 64), (40, 128, 48),
-    (184, 72, 56), (224, 208, 184), (40, 48, 88), (248, 248, 248), (16, 16, 16),
-    (232, 200, 56), (136, 136, 144), (208, 40, 40), (56, 64, 112),
+    (0, 0, 0),
+    (112, 112, 120),
+    (96, 96, 104),
+    (64, 168, 64),
+    (40, 128, 48),
+    (184, 72, 56),
+    (224, 208, 184),
+    (40, 48, 88),
+    (248, 248, 248),
+    (16, 16, 16),
+    (232, 200, 56),
+    (136, 136, 144),
+    (208, 40, 40),
+    (56, 64, 112),
 ]
 UI_COLORS = [
-    (0, 0, 0), (248, 248, 248), (168, 168, 176), (56, 160, 56), (48, 56, 96),
-    (248, 216, 48), (216, 48, 40), (72, 72, 80), (120, 176, 248), (24, 24, 40),
-    (248, 136, 32), (24, 96, 40), (120, 120, 128),
+    (0, 0, 0),
+    (248, 248, 248),
+    (168, 168, 176),
+    (56, 160, 56),
+    (48, 56, 96),
+    (248, 216, 48),
+    (216, 48, 40),
+    (72, 72, 80),
+    (120, 176, 248),
+    (24, 24, 40),
+    (248, 136, 32),
+    (24, 96, 40),
+    (120, 120, 128),
 ]
 KART_COLORS = [
-    (0, 0, 0), (224, 40, 40), (136, 16, 24), (24, 24, 24), (248, 248, 248),
-    (248, 216, 48), (240, 184, 136), (48, 96, 224), (40, 40, 40),
+    (0, 0, 0),
+    (224, 40, 40),
+    (136, 16, 24),
+    (24, 24, 24),
+    (248, 248, 248),
+    (248, 216, 48),
+    (240, 184, 136),
+    (48, 96, 224),
+    (40, 40, 40),
 ]
 WHITE, GRAY, GREEN, SLATE, YELLOW, RED, DARK, BLUE, NAVY, ORANGE = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
@@ -74,7 +102,7 @@ def metatile(kind: int) -> Image:
             if kind == ROAD_T:
                 c = 2 if n < 40 else 1
             elif kind == GRASS_T:
-                c = 4 if n < 60 or (x + 2 * y) % 7 == 0 and n < 140 else 3
+                c = 4 if n < 60 or ((x + 2 * y) % 7 == 0 and n < 140) else 3
             elif kind == WALL_T:
                 mortar = y % 8 == 7 or (x + (4 if y // 8 else 0)) % 8 == 7
                 c = 6 if mortar else 5
@@ -219,7 +247,7 @@ def race_tilemap(track: T.Track, first_map_char: int) -> tuple[bytes, bytes]:
     put("LAP", 21, 0)
     put("/5", 28, 0)
     put("SPEED", 1, 1)
-    first, second = (track.spec.name.split(" ") + [""])[:2]
+    first, second = ([*track.spec.name.split(" "), ""])[:2]
     put(first, 0, 16)
     put(second, 0, 17)
     put(track.spec.difficulty, 25, 16)
@@ -278,7 +306,7 @@ def track_bank(track: T.Track) -> bytes:
         "direction": bytes(track.direction + [0] * len(pad)),
         "surface": bytes(track.surface + [T.WALL] * len(pad)),
     }
-    ends = sorted(TRACK_BANK.values()) + [0x8000]
+    ends = [*sorted(TRACK_BANK.values()), 32768]
     for name, data in tables.items():
         start = TRACK_BANK[name]
         room = next(e for e in ends if e > start) - start

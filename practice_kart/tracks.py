@@ -101,7 +101,9 @@ def build(spec: TrackSpec) -> Track:
     track = Track(spec, line, length)
     fx, fy = line[0]
     tx, ty = tangents[0]
-    tnorm = math.hypot(tx, ty)
+    # The finish line runs straight across the road through the cell of sample 0.
+    finish_col, finish_row = int(fx) // CELL, int(fy) // CELL
+    across_columns = abs(tx) >= abs(ty)
     for row in range(ROWS):
         for col in range(COLS):
             cx, cy = col * CELL + CELL / 2, row * CELL + CELL / 2
@@ -122,9 +124,9 @@ def build(spec: TrackSpec) -> Track:
             zone = int(best * NUM_CHECKPOINTS / n)
             track.zone.append(NO_ZONE if surf == WALL else zone)
             track.direction.append(heading_byte(*tangents[best]))
-            along = ((cx - fx) * tx + (cy - fy) * ty) / tnorm
-            near_line = min(best, n - best) * SAMPLE_SPACING <= 2 * spec.road_half_width
-            track.finish.append(surf == ROAD and near_line and -CELL / 2 <= along < CELL / 2)
+            on_line = col == finish_col if across_columns else row == finish_row
+            near_start = min(best, n - best) * SAMPLE_SPACING <= 2 * spec.road_half_width
+            track.finish.append(surf == ROAD and on_line and near_start)
     back = round(spec.start_behind_line / SAMPLE_SPACING)
     sx, sy = line[-back]
     track.start = (round(sx), round(sy), heading_byte(*tangents[-back]))
@@ -140,9 +142,20 @@ EASY = TrackSpec(
     name="PRACTICE RING",
     difficulty="EASY",
     points=(
-        (512, 800), (760, 800), (880, 730), (910, 560), (900, 300), (850, 150),
-        (700, 110), (512, 130), (330, 110), (170, 150), (120, 300), (110, 560),
-        (140, 730), (260, 800),
+        (512, 800),
+        (760, 800),
+        (880, 730),
+        (910, 560),
+        (900, 300),
+        (850, 150),
+        (700, 110),
+        (512, 130),
+        (330, 110),
+        (170, 150),
+        (120, 300),
+        (110, 560),
+        (140, 730),
+        (260, 800),
     ),
 )
 
@@ -150,10 +163,28 @@ HARD = TrackSpec(
     name="HAIRPIN HILLS",
     difficulty="HARD",
     points=(
-        (420, 810), (700, 810), (880, 790), (930, 680), (880, 580), (640, 560),
-        (560, 500), (600, 420), (880, 400), (940, 300), (900, 160), (760, 100),
-        (560, 120), (330, 110), (160, 140), (100, 260), (150, 380), (300, 440),
-        (330, 540), (180, 610), (100, 700), (180, 800),
+        (420, 810),
+        (700, 810),
+        (880, 790),
+        (930, 680),
+        (880, 580),
+        (640, 560),
+        (560, 500),
+        (600, 420),
+        (880, 400),
+        (940, 300),
+        (900, 160),
+        (760, 100),
+        (560, 120),
+        (330, 110),
+        (160, 140),
+        (100, 260),
+        (150, 380),
+        (300, 440),
+        (330, 540),
+        (180, 610),
+        (100, 700),
+        (180, 800),
     ),
 )
 

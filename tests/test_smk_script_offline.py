@@ -278,9 +278,7 @@ def test_zero_checkpoint_count_falls_back_to_30(new_episode: EpisodeFactory) -> 
     ("speed", "expected"),
     [(0, -10), (599, -10), (600, 0), (900, 0), (-40, -10)],
 )
-def test_wall_penalty_only_below_speed_600(
-    new_episode: EpisodeFactory, speed: int, expected: float
-) -> None:
+def test_wall_penalty_only_below_speed_600(new_episode: EpisodeFactory, speed: int, expected: float) -> None:
     episode = new_episode()
     assert episode.step(surface=0x80, speed=speed)[0] == expected
     assert episode.step()[0] == expected  # every frame
@@ -326,9 +324,7 @@ def test_time_cost(new_episode: EpisodeFactory) -> None:
         (0, False),
     ],
 )
-def test_backward_tests_bit_0x10(
-    new_episode: EpisodeFactory, backward: int, penalised: bool
-) -> None:
+def test_backward_tests_bit_0x10(new_episode: EpisodeFactory, backward: int, penalised: bool) -> None:
     episode = new_episode()
     rewards = episode.rewards(12, backward=backward)
     expected = -2 if penalised else 0
@@ -358,17 +354,13 @@ def hit_walls(episode: Episode, hits: int, spacing: int) -> list[bool]:
 
 
 @pytest.mark.parametrize("spacing", [20, 50, 99])
-def test_done_after_7_wall_hits_within_600_frames(
-    new_episode: EpisodeFactory, spacing: int
-) -> None:
+def test_done_after_7_wall_hits_within_600_frames(new_episode: EpisodeFactory, spacing: int) -> None:
     episode = new_episode()
     assert hit_walls(episode, 7, spacing) == [False] * 6 + [True]
 
 
 @pytest.mark.parametrize("spacing", [100, 150])
-def test_not_done_when_7_wall_hits_span_600_frames_or_more(
-    new_episode: EpisodeFactory, spacing: int
-) -> None:
+def test_not_done_when_7_wall_hits_span_600_frames_or_more(new_episode: EpisodeFactory, spacing: int) -> None:
     episode = new_episode()
     assert hit_walls(episode, 7, spacing) == [False] * 7
     assert hit_walls(episode, 3, spacing) == [False] * 3

@@ -1,0 +1,178 @@
+"""Practice Kart on the real emulator: loading, physics, laps, rewards, determinism, rebuilds."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import shutil
+
+import numpy as np
+import pytest
+import stable_retro as retro
+
+from kart_helpers.expert import Expert
+from kart_helpers.integration import PRACTICE_GAME, REAL_GAME, game_dir, make_env
+from kart_helpers.states import PRACTICE_START_SCRIPTS, action_for, make_practice_states
+
+ROAD, OFFROAD, WALL = 0x40, 0x54, 0x80
+
+
+@pytest.fixture
+def env():
+    e = make_env(PRACTICE_GAME, state="Level1", use_restricted_actions=retro.Actions.ALL)
+    e.reset()
+    yield e
+    e.close()
+
+
+def hold(env, buttons: str, frames: int) -> list[dict]:
+    """Hold ``buttons`` for ``frames`` frames; return the info dict of every frame."""
+    action = action_for(buttons, env.buttons)
+    return [env.step(action)[4] for _ in range(frames)]
+
+
+def test_rom_loads_through_custom_integration_path(env):
+    rom = retro.data.get_romfile_path(PRACTICE_GAME, retro.data.Integrations.ALL)
+    assert rom.startswith(str(game_dir(PRACTICE_GAME).resolve()))
+    frame, *_ = env.step(action_for("", env.buttons))
+    assert frame.shape == (224, 256, 3)
+    assert frame[16:112].std() > 10, "the driving view should not be blank"
+    info = hold(env, "", 1)[0]
+    assert (info["laps"], info["checkpoint"], info["num_checkpoints"]) == (127, 29, 30)
+
+
+def test_header_declares_2k_sram_like_smk(env):
+    ram = env.unwrapped.get_ram()
+    assert len(ram) == 8192 + 2048 + 128 * 1024
+    # get_ram() index of WRAM $7E10C1 (laps) sits after low RAM and 2 KiB of SRAM
+    assert ram[8192 + 2048 + 0x10C1] == 127
+
+
+def test_holding_b_raises_speed_on_road(env):
+    infos = hold(env, "B", 160)
+    speeds = [i["speed"] for i in infos]
+    assert speeds[0] > 0
+    assert all(b >= a for a, b in itertools.pairwise(speeds))
+    assert 850 <= speeds[-1] <= 950, "top speed on road is about 900"
+    assert {i["surface"] for i in infos} == {ROAD}
+
+
+def test_offroad_caps_speed_and_a_hop_ignores_it(env):
+    hold(env, "B", 150)
+    data = env.unwrapped.data
+
+    def place(y: int) -> None:  # on the start straight, heading east; y=740 is the grass north of it
+        data.set_value("x", 300)
+        data.set_value("y", y)
+        data.set_value("heading", 64)
+
+    place(740)
+    infos = hold(env, "B", 60)
+    assert infos[-1]["surface"] == OFFROAD
+    assert 550 <= infos[-1]["speed"] <= 650, "off-road top speed is about two thirds"
+    # back to road speed, then hop onto the grass: no slowdown while airborne
+    place(800)
+    hold(env, "B", 80)
+    place(740)
+    airborne = hold(env, "B+L", 1) + hold(env, "B", 12)
+    assert min(i["speed"] for i in airborne) >= 880
+    assert hold(env, "B", 30)[-1]["speed"] <= 650
+
+
+def test_wall_sets_collision_and_cuts_speed(env):
+    hold(env, "B", 90)
+    hold(env, "B+RIGHT", 32)  # now heading south, towards the outer wall
+    infos = hold(env, "B", 80)
+    hit = next(k for k, i in enumerate(infos) if i["collision"])
+    assert infos[hit]["surface"] == WALL
+    assert infos[hit - 1]["speed"] > 300
+    assert infos[hit]["speed"] < 0, "a wall hit bounces the kart back"
+    assert infos[hit + 1]["collision"] == infos[hit]["collision"] - 1, "the wall-hit timer counts down"
+
+
+def test_driving_backwards_sets_bit_0x10(env):
+    forward = hold(env, "B", 40)
+    assert not any(i["backward"] & 0x10 for i in forward)
+    turned = hold(env, "B+LEFT", 64)  # half a turn at 2 units per frame
+    assert turned[-1]["heading"] == (forward[-1]["heading"] - 128) % 256
+    assert turned[-1]["backward"] & 0x10
+
+
+@pytest.mark.parametrize("track", [0, 1])
+def test_expert_laps_checkpoints_reward_and_done(track):
+    """The expert drives five laps with the unchanged SMK scenario; everything advances in order."""
+    env = make_env(PRACTICE_GAME, state=f"Level{track + 1}", use_restricted_actions=retro.Actions.ALL)
+    env.reset()
+    info = env.unwrapped.data.lookup_all()  # reset() returns an empty info dict
+    expert = Expert(track)
+    laps, checkpoints, rewards_at_checkpoints = [info["laps"]], [info["checkpoint"]], []
+    terminated = False
+    for _ in range(8000):
+        _, reward, terminated, _, info = env.step(action_for(expert.buttons(info), env.buttons))
+        if info["checkpoint"] != checkpoints[-1]:
+            assert info["checkpoint"] == (checkpoints[-1] + 1) % 30, "checkpoints advance one at a time"
+            checkpoints.append(info["checkpoint"])
+            rewards_at_checkpoints.append(reward)
+        if info["laps"] != laps[-1]:
+            laps.append(info["laps"])
+        if terminated:
+            break
+    env.close()
+    assert laps == [127, 128, 129, 130, 131, 132, 133]
+    assert terminated and info["laps"] == 133, "done fires when the fifth lap completes"
+    assert len(rewards_at_checkpoints) == 5 * 30 + 1
+    assert min(rewards_at_checkpoints) > 250, "each new checkpoint pays about +300"
+
+
+def test_crossing_the_line_backwards_undoes_a_lap(env):
+    infos = hold(env, "B", 60)
+    assert infos[-1]["laps"] == 128
+    hold(env, "Y", 60)  # brake, then reverse back over the line
+    infos = hold(env, "Y", 60)
+    assert infos[-1]["laps"] == 127
+    assert infos[-1]["checkpoint"] == 29
+
+
+def test_same_inputs_give_identical_ram_and_frames():
+    rng = np.random.default_rng(0)
+    combos = ["B", "B+LEFT", "B+RIGHT", "B+L", "Y", ""]
+    script = [combos[k] for k in rng.integers(len(combos), size=600)]
+    runs = []
+    for _ in range(2):
+        env = make_env(PRACTICE_GAME, state="Level2", use_restricted_actions=retro.Actions.ALL)
+        env.reset()
+        frames = [env.step(action_for(b, env.buttons))[0] for b in script]
+        runs.append((env.unwrapped.get_ram().copy(), np.stack(frames[::50])))
+        env.close()
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert np.array_equal(runs[0][1], runs[1][1])
+
+
+def test_start_states_are_regenerable(tmp_path):
+    written = make_practice_states(tmp_path)
+    assert set(written) == set(PRACTICE_START_SCRIPTS)
+    for name, path in written.items():
+        committed = game_dir(PRACTICE_GAME) / f"{name}.state"
+        assert gzip.decompress(path.read_bytes()) == gzip.decompress(committed.read_bytes()), name
+    assert '"default_state": "Level1"' in (tmp_path / "metadata.json").read_text()
+
+
+def test_scenario_files_are_identical_to_the_smk_integration():
+    for name in ("data.json", "scenario.json", "script.lua"):
+        ours, theirs = game_dir(PRACTICE_GAME) / name, game_dir(REAL_GAME) / name
+        assert ours.read_bytes() == theirs.read_bytes(), f"{name} differs between the two integrations"
+
+
+def test_rom_rebuilds_byte_for_byte(tmp_path):
+    from practice_kart.build import ToolMissing, build
+
+    try:
+        rom = build(tmp_path)
+    except ToolMissing as err:
+        if shutil.which("ca65") is None:
+            pytest.skip(str(err))
+        raise
+    committed = game_dir(PRACTICE_GAME) / "rom.sfc"
+    assert hashlib.sha1(rom.read_bytes()).hexdigest() == hashlib.sha1(committed.read_bytes()).hexdigest()
+    assert (tmp_path / "rom.sha").read_text() == (game_dir(PRACTICE_GAME) / "rom.sha").read_text()
