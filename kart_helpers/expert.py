@@ -85,3 +85,55 @@ class Expert:
         turnable = TURN_RATE * self.brake_horizon_px / px_per_frame
         pedal = "B" if bend <= turnable or speed < 500 else ""
         return (pedal + steer).lstrip("+")
+
+
+@dataclass
+class ExpertRun:
+    """What one expert race produced. Frames are SNES frames (60 per second)."""
+
+    track: int
+    lap_end_frames: list[int]
+    """``current_frame`` on the frame each lap was completed (the first entry ends lap 1)."""
+    start_frame: int
+    """``current_frame`` when the kart first crossed the line (laps 127 -> 128)."""
+    wall_hits: int
+
+    @property
+    def lap_frames(self) -> list[int]:
+        """Frames per lap, lap 1 to 5."""
+        ends = [self.start_frame, *self.lap_end_frames]
+        return np.diff(ends).tolist()
+
+    @property
+    def race_frames(self) -> int:
+        """Race clock at the finish: frames from GO to the end of lap 5."""
+        return self.lap_end_frames[-1]
+
+
+def drive_expert(track: int = 0, max_frames: int = 10_000) -> ExpertRun:
+    """Race five laps of Practice Kart's ``track`` with the expert and time them from RAM."""
+    import stable_retro as retro
+
+    from kart_helpers.integration import make_env
+    from kart_helpers.states import action_for
+
+    env = make_env(PRACTICE_GAME, state=f"Level{track + 1}", use_restricted_actions=retro.Actions.ALL)
+    try:
+        env.reset()
+        info = env.unwrapped.data.lookup_all()
+        expert, ends, start, hits, last_collision = Expert(track), [], 0, 0, 0
+        for _ in range(max_frames):
+            _, _, terminated, _, new = env.step(action_for(expert.buttons(info), env.buttons))
+            hits += bool(new["collision"] and not last_collision)
+            last_collision = new["collision"]
+            if new["laps"] > info["laps"]:
+                if new["laps"] == 128:
+                    start = new["current_frame"]
+                else:
+                    ends.append(new["current_frame"])
+            info = new
+            if terminated:
+                break
+        return ExpertRun(track, ends, start, hits)
+    finally:
+        env.close()

@@ -87,9 +87,16 @@ def build(out_dir: Path = INTEGRATION) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=INTEGRATION, help="folder for rom.sfc, rom.sha, tracks.json")
+    parser.add_argument("--no-states", action="store_true", help="skip remaking the start states")
     args = parser.parse_args()
     rom = build(args.out)
     print(f"{rom}  sha1 {hashlib.sha1(rom.read_bytes()).hexdigest()}")
+    if args.out == INTEGRATION and not args.no_states:
+        # A save state holds the ROM's code addresses, so a changed ROM needs new states.
+        from kart_helpers.states import make_practice_states
+
+        for path in make_practice_states().values():
+            print(path)
 
 
 if __name__ == "__main__":

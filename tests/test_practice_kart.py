@@ -176,3 +176,16 @@ def test_rom_rebuilds_byte_for_byte(tmp_path):
     committed = game_dir(PRACTICE_GAME) / "rom.sfc"
     assert hashlib.sha1(rom.read_bytes()).hexdigest() == hashlib.sha1(committed.read_bytes()).hexdigest()
     assert (tmp_path / "rom.sha").read_text() == (game_dir(PRACTICE_GAME) / "rom.sha").read_text()
+
+
+@pytest.mark.parametrize("track", [0, 1])
+def test_par_times_in_the_readme_are_the_experts(track):
+    import re
+
+    from kart_helpers.expert import drive_expert
+
+    run = drive_expert(track)
+    assert run.wall_hits == 0
+    readme = (game_dir(PRACTICE_GAME) / "README.md").read_text()
+    par = [int(n) for n in re.findall(r"\*\*(\d+) frames", readme)]
+    assert par[track] == run.race_frames

@@ -269,6 +269,13 @@ def test_line_crossed_backward_then_forward_pays_nothing_extra(
     assert episode.step(checkpoint=2)[0] == 300  # new
 
 
+def test_race_setup_jump_moves_the_baseline_without_pay(new_episode: EpisodeFactory) -> None:
+    """An episode that starts in a menu (laps 0) pays nothing when the race sets laps to 127."""
+    episode = new_episode({"laps": 0, "checkpoint": 0})
+    assert episode.step(laps=127, checkpoint=29)[0] == 0
+    assert episode.step(laps=128, checkpoint=0)[0] == 300
+
+
 def test_zero_checkpoint_count_falls_back_to_30(new_episode: EpisodeFactory) -> None:
     episode = new_episode({"num_checkpoints": 0})
     assert episode.step(laps=128, checkpoint=0)[0] == 300

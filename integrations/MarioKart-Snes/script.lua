@@ -106,6 +106,10 @@ end
 -- value of the episode. Paying for every increase instead would pay again
 -- after the kart drives back over the line (losing a lap) and forward again,
 -- and an agent would learn to farm that.
+--
+-- A jump of more than a lap in one frame is not driving: it is the race being
+-- set up (laps going from 0 to 127 when an episode starts in a menu). It moves
+-- the baseline and pays nothing.
 local function checkpoint_reward(ram)
   local progress = progress_of(ram)
   if progress <= best_progress then
@@ -113,6 +117,9 @@ local function checkpoint_reward(ram)
   end
   local gained = progress - best_progress
   best_progress = progress
+  if gained > DEFAULT_CHECKPOINTS then
+    return 0
+  end
   return CHECKPOINT_REWARD * gained
 end
 

@@ -481,7 +481,7 @@ enter_race:
     stx dma_src
     ldx TRACK_HEADER+6
     stx dma_size
-    ldx #VRAM_BG2_CHARS + 96 * 16
+    ldx #VRAM_BG2_CHARS + MAP_FIRST_CHAR * 16
     stx dma_vram
     jsr vram_dma
     VRAM_COPY font_chars_data, VRAM_BG2_CHARS, FONT_CHARS_SIZE
@@ -1158,12 +1158,14 @@ draw_hud:
     ldy #$0000
 @message:
     lda f:messages,x
-    sta hud_buffer + (4 * 32 + 12) * 2,y
+    sta hud_buffer + (4 * 32 + 8) * 2,y
+    lda f:messages + MESSAGE_COLS * 2,x
+    sta hud_buffer + (5 * 32 + 8) * 2,y
     inx
     inx
     iny
     iny
-    cpy #16
+    cpy #MESSAGE_COLS * 2
     bne @message
     A8
     rts
@@ -1243,31 +1245,9 @@ sin_table:
 centiseconds:
     .incbin "centiseconds.bin"
 
-.macro MESSAGE text
-    .repeat 8, i
-        .if i < .strlen(text)
-            .word $2400 + .strat(text, i) - 32
-        .else
-            .word HUD(' ')
-        .endif
-    .endrepeat
-.endmacro
-
+; Per message: two BG2 rows of MESSAGE_COLS words (big glyphs), at offsets MSG_*.
 messages:
-MSG_NONE = * - messages
-    MESSAGE ""
-MSG_3 = * - messages
-    MESSAGE "   3"
-MSG_2 = * - messages
-    MESSAGE "   2"
-MSG_1 = * - messages
-    MESSAGE "   1"
-MSG_GO = * - messages
-    MESSAGE "  GO!"
-MSG_PAUSE = * - messages
-    MESSAGE " PAUSE"
-MSG_FINISH = * - messages
-    MESSAGE "FINISH!"
+    .incbin "messages.bin"
 
 ; =====================================================================================
 .segment "TRACK0"
