@@ -1,0 +1,94 @@
+"""Integration folders, make_env's errors, the smoke switch, and the install check."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import stable_retro as retro
+
+from kart_helpers import integration as I
+from kart_helpers.setup_check import check_install, report
+from kart_helpers.smoke import steps
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(I.USER_DIR_VARIABLE, str(tmp_path))
+    yield tmp_path
+    I.close_live_env()
+
+
+def test_register_puts_user_folder_first_once(user_dir):
+    I.register()
+    I.register()
+    paths = retro.data.Integrations.CUSTOM_PATHS
+    assert paths[:2] == [str(user_dir.resolve()), str(I.shipped_integrations_dir())]
+    assert len(paths) == len(set(paths))
+    assert all(p.startswith("/") for p in paths[:2]), "stable-retro needs absolute paths"
+
+
+def test_list_games_has_practice_kart_but_no_real_rom(user_dir):
+    assert I.list_games() == [I.PRACTICE_GAME]
+
+
+def test_missing_real_rom_says_how_to_import(user_dir):
+    with pytest.raises(I.IntegrationError, match=r"MarioKart-Snes: no ROM \(rom.sfc\).*import_rom"):
+        I.make_env(I.REAL_GAME)
+
+
+def test_missing_state_lists_the_available_ones(user_dir):
+    with pytest.raises(I.IntegrationError) as err:
+        I.make_env(I.PRACTICE_GAME, state="Level9")
+    message = str(err.value)
+    assert "no Level9.state" in message and "Level1, Level2" in message and str(user_dir.resolve()) in message
+
+
+def test_missing_scenario_and_unknown_game(user_dir):
+    with pytest.raises(I.IntegrationError, match="no fast.json"):
+        I.make_env(I.PRACTICE_GAME, scenario="fast")
+    with pytest.raises(I.IntegrationError, match="unknown game 'Zelda-Snes'"):
+        I.make_env("Zelda-Snes")
+
+
+def test_missing_data_json_in_a_new_game(user_dir):
+    game = user_dir / "MyKart-Snes"
+    game.mkdir()
+    shutil.copy(I.game_dir(I.PRACTICE_GAME) / "rom.sfc", game / "rom.sfc")
+    with pytest.raises(I.IntegrationError, match="MyKart-Snes: no data.json.*notebook 02"):
+        I.make_env("MyKart-Snes")
+
+
+def test_user_files_override_shipped_ones_and_bad_json_is_named(user_dir):
+    folder = user_dir / I.PRACTICE_GAME
+    folder.mkdir()
+    (folder / "metadata.json").write_text('{"default_state": "Level2",}')
+    with pytest.raises(ValueError, match=r"metadata.json is not valid JSON.*delete it"):
+        I.make_env(I.PRACTICE_GAME)
+    (folder / "metadata.json").write_text('{"default_state": "Level2"}')
+    env = I.make_env(I.PRACTICE_GAME)
+    env.reset()
+    assert env.unwrapped.data.lookup_value("x") == 380, "Level2 (Hairpin Hills) should be the default now"
+
+
+def test_make_env_twice_closes_the_first(user_dir):
+    first = I.make_env()
+    first.reset()
+    second = I.make_env()  # stable-retro would refuse a second live emulator
+    second.reset()
+    assert not hasattr(first, "em")
+    frame, *_ = second.step(second.action_space.sample())
+    assert frame.shape == (224, 256, 3)
+
+
+def test_steps_follows_kart_smoke(monkeypatch):
+    monkeypatch.setenv("KART_SMOKE", "1")
+    assert steps(full=1000, smoke=10) == 10
+    monkeypatch.setenv("KART_SMOKE", "0")
+    assert steps(full=1000, smoke=10) == 1000
+
+
+def test_install_report_passes_here():
+    checks = {c.item: c for c in check_install()}
+    assert checks["SNES core"].ok and checks["Practice Kart ROM"].ok
+    assert "stable-retro" in report()
