@@ -45,7 +45,7 @@ def test_missing_state_lists_the_available_ones(user_dir):
 
 
 def test_missing_scenario_and_unknown_game(user_dir):
-    with pytest.raises(I.IntegrationError, match="no fast.json"):
+    with pytest.raises(I.IntegrationError, match=r"no fast\.json"):
         I.make_env(I.PRACTICE_GAME, scenario="fast")
     with pytest.raises(I.IntegrationError, match="unknown game 'Zelda-Snes'"):
         I.make_env("Zelda-Snes")
@@ -55,7 +55,7 @@ def test_missing_data_json_in_a_new_game(user_dir):
     game = user_dir / "MyKart-Snes"
     game.mkdir()
     shutil.copy(I.game_dir(I.PRACTICE_GAME) / "rom.sfc", game / "rom.sfc")
-    with pytest.raises(I.IntegrationError, match="MyKart-Snes: no data.json.*notebook 02"):
+    with pytest.raises(I.IntegrationError, match=r"MyKart-Snes: no data\.json.*notebook 02"):
         I.make_env("MyKart-Snes")
 
 

@@ -1,0 +1,278 @@
+"""Packaging: notebook pairs, the conda environment, and a real (non-editable) install of the wheel.
+
+Nothing here writes into the repository: wheels are built from a copy in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import tomllib
+import venv
+import zipfile
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml  # a dependency of jupytext (dev extra)
+from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+PY_NOTEBOOKS = {p.stem: p for p in sorted(NOTEBOOKS.glob("*.py"))}
+IPYNB_NOTEBOOKS = {p.stem: p for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
+ALL_STEMS = sorted(set(PY_NOTEBOOKS) | set(IPYNB_NOTEBOOKS))
+PAIRED_STEMS = sorted(set(PY_NOTEBOOKS) & set(IPYNB_NOTEBOOKS))
+
+# What a wheel must carry so that a Colab install works without the repository.
+SHIPPED_FILES = [
+    "PracticeKart-Snes/rom.sfc",
+    "PracticeKart-Snes/rom.sha",
+    "PracticeKart-Snes/Level1.state",
+    "PracticeKart-Snes/data.json",
+    "PracticeKart-Snes/scenario.json",
+    "PracticeKart-Snes/script.lua",
+    "PracticeKart-Snes/metadata.json",
+    "MarioKart-Snes/data.json",
+    "MarioKart-Snes/scenario.json",
+    "MarioKart-Snes/script.lua",
+    "MarioKart-Snes/rom.sha",
+]
+
+
+# --- jupytext pairing ------------------------------------------------------------------------
+
+
+def test_jupytext_pairs_percent_py_with_ipynb():
+    config_file = find_jupytext_configuration_file(str(NOTEBOOKS))
+    assert config_file is not None and Path(config_file).resolve() == ROOT / "jupytext.toml"
+    config = load_jupytext_configuration_file(config_file)
+    for name in ("notebooks/00_setup.py", "notebooks/00_setup.ipynb"):
+        formats = set(config.default_formats(str(ROOT / name)).split(","))
+        assert formats == {"ipynb", "py:percent"}, f"{name} would be paired as {formats}"
+
+
+@pytest.mark.parametrize("stem", ALL_STEMS)
+def test_every_notebook_has_its_pair(stem):
+    assert stem in PY_NOTEBOOKS, f"notebooks/{stem}.ipynb has no notebooks/{stem}.py (the source we edit)"
+    assert stem in IPYNB_NOTEBOOKS, (
+        f"notebooks/{stem}.py has no notebooks/{stem}.ipynb; run: jupytext --sync notebooks/{stem}.py"
+    )
+
+
+def _cells(notebook) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source.rstrip()) for cell in notebook.cells]
+
+
+@pytest.mark.parametrize("stem", PAIRED_STEMS)
+def test_paired_notebooks_have_the_same_cells(stem):
+    from_py = _cells(jupytext.read(PY_NOTEBOOKS[stem]))
+    from_ipynb = _cells(jupytext.read(IPYNB_NOTEBOOKS[stem]))
+    assert from_py, f"notebooks/{stem}.py has no cells"
+    for index, (a, b) in enumerate(zip(from_py, from_ipynb, strict=False)):
+        assert a == b, (
+            f"cell {index} differs between notebooks/{stem}.py and .ipynb; run: jupytext --sync notebooks/{stem}.py"
+        )
+    assert len(from_py) == len(from_ipynb), (
+        f"notebooks/{stem}.py has {len(from_py)} cells, the .ipynb {len(from_ipynb)}; "
+        f"run: jupytext --sync notebooks/{stem}.py"
+    )
+
+
+@pytest.mark.parametrize("stem", sorted(IPYNB_NOTEBOOKS))
+def test_committed_ipynb_has_no_outputs(stem):
+    notebook = nbformat.read(IPYNB_NOTEBOOKS[stem], as_version=4)
+    nbformat.validate(notebook)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"notebooks/{stem}.ipynb cell {index} has outputs; clear them"
+            assert cell.execution_count is None, f"notebooks/{stem}.ipynb cell {index} has an execution count"
+
+
+# --- conda environment -----------------------------------------------------------------------
+
+
+def test_environment_yml_agrees_with_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["name"] == "kart-rl"
+    conda_deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip_deps = [p for d in env["dependencies"] if isinstance(d, dict) for p in d.get("pip", [])]
+    assert "pip" in conda_deps
+
+    pythons = [d for d in conda_deps if re.match(r"python\b", d)]
+    assert len(pythons) == 1, f"pin python exactly once, found {pythons}"
+    version = re.fullmatch(r"python\s*=?=\s*(\d+\.\d+)(\.\*)?", pythons[0])
+    assert version, f"expected python=X.Y, got {pythons[0]!r}"
+    requires_python = SpecifierSet(PYPROJECT["project"]["requires-python"])
+    assert requires_python.contains(version.group(1) + ".0"), f"{pythons[0]} is outside {requires_python}"
+
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    self_installs = [re.fullmatch(r"-e\s+\.(?:\[([\w,\s-]*)\])?", p.strip()) for p in pip_deps]
+    self_installs = [m for m in self_installs if m]
+    if self_installs:  # the env installs this package, so it gets exactly pyproject's dependencies
+        for match in self_installs:
+            wanted = {e.strip() for e in (match.group(1) or "").split(",") if e.strip()}
+            assert wanted <= set(extras), f"environment.yml asks for unknown extras {wanted - set(extras)}"
+            assert "dev" in wanted, "the conda env should have the dev tools (tests, jupytext, nbmake)"
+    else:  # the env lists the dependencies itself: every runtime one must be there
+        listed = {canonicalize_name(re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0]) for d in conda_deps + pip_deps}
+        missing = [
+            r for r in PYPROJECT["project"]["dependencies"] if canonicalize_name(Requirement(r).name) not in listed
+        ]
+        assert not missing, f"environment.yml lacks {missing}"
+
+
+def test_source_checkout_uses_the_repos_integrations():
+    import kart_helpers
+    from kart_helpers.integration import shipped_integrations_dir
+
+    if not Path(kart_helpers.__file__).resolve().is_relative_to(ROOT):
+        pytest.skip(f"kart_helpers is imported from {kart_helpers.__file__}, not from this checkout")
+    assert shipped_integrations_dir() == ROOT / "integrations"
+
+
+# --- a real install from the wheel -----------------------------------------------------------
+
+
+def _copy_source(destination: Path) -> Path:
+    """The repository as a build would see it, minus VCS, environments and caches."""
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
+        ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", "runs",
+    )  # fmt: skip
+    shutil.copytree(ROOT, destination, ignore=ignore)
+    return destination
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = _copy_source(tmp / "src")
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp / "dist"), str(source)])
+    (built,) = (tmp / "dist").glob("kart_rl_course-*.whl")
+    return built
+
+
+def test_wheel_ships_the_integrations_inside_the_package(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in SHIPPED_FILES:
+        assert f"kart_helpers/integrations/{name}" in names, f"the wheel lacks kart_helpers/integrations/{name}"
+    assert "practice_kart/src/main.s" in names
+    top_level = {n.split("/", 1)[0] for n in names}
+    unexpected = {t for t in top_level if t not in {"kart_helpers", "practice_kart"} and not t.endswith(".dist-info")}
+    assert not unexpected, f"unexpected top-level entries in the wheel: {sorted(unexpected)}"
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert "kart_helpers/integrations/MarioKart-Snes/rom.sfc" not in names, "the commercial ROM must never ship"
+
+
+CHECK_INSTALL = textwrap.dedent(
+    """
+    import json, sys, sysconfig
+    from pathlib import Path
+    import kart_helpers
+    from kart_helpers.integration import PRACTICE_GAME, make_env, shipped_integrations_dir
+
+    shipped = shipped_integrations_dir()
+    env = make_env(PRACTICE_GAME)
+    env.reset(seed=0)
+    frame, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    env.close()
+    print(json.dumps({
+        "prefix": sys.prefix,
+        "purelib": sysconfig.get_paths()["purelib"],
+        "package": kart_helpers.__file__,
+        "shipped": str(shipped),
+        "files": sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file()),
+        "frame": list(frame.shape),
+        "laps": int(info["laps"]),
+    }))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> dict:
+    """A fresh venv with the wheel installed for real (no --editable) and the heavy dependencies
+    borrowed from this interpreter through a .pth file, the way Colab has them preinstalled."""
+    tmp = tmp_path_factory.mktemp("installed")
+    prefix = tmp / "venv"
+    venv.create(prefix, with_pip=False)
+    python = prefix / "bin" / "python"
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)])
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    purelib = Path(_run([str(python), "-c", where]).stdout.strip())
+    borrowed = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (purelib / "zz_borrowed_dependencies.pth").write_text("".join(f"{p}\n" for p in borrowed))
+
+    workdir = tmp / "elsewhere"
+    workdir.mkdir()
+    environ = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
+    environ["KART_INTEGRATIONS"] = str(tmp / "user_integrations")
+    environ["KART_SMOKE"] = "1"
+    return {"python": python, "prefix": prefix, "purelib": purelib, "workdir": workdir, "environ": environ}
+
+
+def test_wheel_install_runs_practice_kart_outside_the_repo(installed):
+    result = _run([str(installed["python"]), "-c", CHECK_INSTALL], cwd=installed["workdir"], env=installed["environ"])
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    purelib = installed["purelib"].resolve()
+    assert Path(report["package"]).resolve().is_relative_to(purelib), f"imported {report['package']}, not the wheel"
+    assert not Path(report["package"]).resolve().is_relative_to(ROOT)
+    shipped = Path(report["shipped"]).resolve()
+    assert shipped == purelib / "kart_helpers" / "integrations", f"shipped integrations at {shipped}"
+    for name in SHIPPED_FILES:
+        assert name in report["files"], f"the installed package lacks integrations/{name}"
+    assert report["frame"] == [224, 256, 3]
+    assert report["laps"] == 127  # on the start grid
+
+
+def test_setup_notebook_runs_from_the_installed_wheel(installed, tmp_path):
+    source = NOTEBOOKS / "00_setup.ipynb"
+    if not source.exists():
+        pytest.skip("notebooks/00_setup.ipynb does not exist yet (run jupytext --sync notebooks/00_setup.py)")
+    notebook = installed["workdir"] / source.name
+    shutil.copyfile(source, notebook)
+    # A kernel spec of our own, on a path searched first, so the kernel is the fresh venv's python.
+    kernels = tmp_path / "jupyter" / "kernels" / "kart-wheel-test"
+    kernels.mkdir(parents=True)
+    argv = [str(installed["python"]), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (kernels / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "wheel", "language": "python"}))
+    environ = dict(installed["environ"], JUPYTER_PATH=str(tmp_path / "jupyter"))
+    # Run the notebook, then one probe cell that says which interpreter and package it ran on.
+    probe = (
+        "import json, sys, kart_helpers, kart_helpers.integration as i; "
+        "print(json.dumps([sys.executable, kart_helpers.__file__, str(i.shipped_integrations_dir())]))"
+    )
+    execute = textwrap.dedent(
+        f"""
+        import nbclient, nbformat
+        nb = nbformat.read({str(notebook)!r}, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell({probe!r}))
+        nbclient.NotebookClient(nb, timeout=600, kernel_name="kart-wheel-test",
+                                resources={{"metadata": {{"path": {str(installed["workdir"])!r}}}}}).execute()
+        print(nb.cells[-1].outputs[0]["text"].strip())
+        """
+    )
+    result = _run([str(installed["python"]), "-c", execute], cwd=installed["workdir"], env=environ)
+    executable, package, shipped = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(executable).parent == installed["python"].parent, f"the kernel ran on {executable}"
+    assert Path(package).resolve().is_relative_to(installed["purelib"].resolve()), f"the notebook imported {package}"
+    assert Path(shipped).resolve().is_relative_to(installed["purelib"].resolve())
