@@ -32,7 +32,7 @@ setup: $(INSTALLED)
 
 course: setup
 	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet jupyterlab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # One pytest run: the unit tests and every notebook (nbmake executes each .ipynb top to bottom).
 # CI exports KART_SMOKE=1 so the notebooks take their short paths.
