@@ -3,8 +3,9 @@
 The reward and done Lua script is driven with synthetic RAM traces through two
 stand-ins for stable-retro's script sandbox:
 
-* ``lupa``: a fresh Lua 5.1 runtime per episode, cut down to the libraries
-  stable-retro opens, with ``data`` and ``scenario`` tables set per frame.
+* ``lupa``: ``kart_helpers.scenario.LuaSandbox``, a fresh Lua 5.1 runtime per
+  episode, cut down to the libraries stable-retro opens, with ``data`` and
+  ``scenario`` tables set per frame.
 * ``stable_retro``: stable-retro's own ``GameData`` with the integration's
   scenario.json. With the RAM variables removed, ``set_value`` makes custom
   variables that the real sandbox's ``data`` reads instead of memory, so the
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kart_helpers.scenario import NOT_IN_SANDBOX, LuaSandbox, load_scenario
 
 try:
     from lupa import lua51 as lupa_lua
@@ -66,38 +69,6 @@ GRID: dict[str, int] = {
     "y": 2288,
     "heading": 0,
 }
-
-#: Libraries the real sandbox does not open (it has base, table, string, math).
-NOT_IN_SANDBOX = (
-    "io",
-    "os",
-    "debug",
-    "package",
-    "require",
-    "module",
-    "bit",
-    "bit32",
-    "utf8",
-    "jit",
-)
-
-# Read-only proxies that fail on unknown names, as stable-retro's do.
-LUA_PROXIES = """
-local function strict(values, what)
-  return setmetatable({}, {
-    __index = function(_, name)
-      local value = values[name]
-      if value == nil then error("unknown " .. what .. " " .. tostring(name), 2) end
-      return value
-    end,
-    __newindex = function(_, name, value) values[name] = value end,
-  })
-end
-return function(ram, frame)
-  local scenario = { frame = frame, timestep = math.floor(frame / 4) }
-  return strict(ram, "variable"), strict(scenario, "property")
-end
-"""
 
 
 def lua_code() -> str:
@@ -146,48 +117,36 @@ class Episode:
 
 
 class LupaEpisode(Episode):
-    """The script in a fresh lupa Lua 5.1 runtime, like after env.reset()."""
+    """The script in a fresh lupa Lua 5.1 sandbox, like after env.reset()."""
 
     def __init__(
         self,
         first_ram: dict[str, int] | None = None,
         order: tuple[str, ...] = ("done", "reward"),
     ) -> None:
-        self.lua = lupa_lua.LuaRuntime()
-        self.globals = self.lua.globals()
-        for name in NOT_IN_SANDBOX:
-            self.globals[name] = None
-        self.make_proxies = self.lua.execute(LUA_PROXIES)
-        self.calls = [script_function(kind) for kind in order]
-        self._frame = 0
-        self._set_proxies(dict(GRID, **(first_ram or {})))
-        self.lua.execute((INTEGRATION / "script.lua").read_text())
+        self.sandbox = LuaSandbox(load_scenario(INTEGRATION), order=order)
         super().__init__(first_ram)
 
-    def _set_proxies(self, ram: dict[str, int]) -> None:
-        data, scenario = self.make_proxies(self.lua.table_from(ram), self._frame)
-        self.globals.data = data
-        self.globals.scenario = scenario
+    @property
+    def globals(self) -> Any:
+        return self.sandbox.lua.globals()
 
     def call(self, kind: str) -> Any:
         """Call the script's reward or done function for the current frame again."""
         return self.globals[script_function(kind)]()
 
     def _update(self) -> tuple[float, bool]:
-        self._set_proxies(self.ram)
-        results = {name: self.globals[name]() for name in self.calls}
-        self._frame += 1
-        reward = results.get(script_function("reward"), 0.0)
-        done = results.get(script_function("done"), False)
-        return reward, done
+        if self.sandbox.lua is None:  # the first update is the reset call
+            return self.sandbox.reset(self.ram)
+        return self.sandbox.step(self.ram)
 
     @property
     def frame(self) -> int:
-        return self._frame - 1
+        return self.sandbox.frame
 
     def table(self, name: str) -> dict[str, float]:
         """A global Lua table of the script, as a dict."""
-        return dict(self.globals[name].items())
+        return self.sandbox.table(name)
 
 
 class RetroEpisode(Episode):

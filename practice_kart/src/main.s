@@ -216,6 +216,12 @@ nmi:
     lda #$01
     sta $420B
 @no_hud:
+    lda screen_pending
+    beq @screen_done
+    lda #$0F
+    sta $2100
+    stz screen_pending
+@screen_done:
     stz nmi_ready
 @skip:
     A16
@@ -317,9 +323,11 @@ screen_off:
     stz $420C                   ; HDMA off
     rts
 
+; The screen comes back on in NMI, after the first frame's sprites, scroll and HUD are
+; uploaded, so no half-built frame is ever shown.
 screen_on:
-    lda #$0F
-    sta $2100
+    lda #$01
+    sta screen_pending
     rts
 
 ; All sprites off screen.

@@ -1,0 +1,310 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Start states: from power-on to the start grid
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/kart-rl/kart-rl-course/blob/main/notebooks/03_start_state.ipynb)
+#
+# **Learning goals**
+# - Write a button script that drives the menus from power-on to the start grid, and watch it.
+# - Check from RAM, not from the picture, that the kart is waiting on the grid.
+# - Save `Level1.state` into your user folder, set `metadata.json`, and start an env from it.
+# - Recognise a broken or foreign state file, and make random starts for variety.
+# - Drive the emulator by hand with a widget when a script stops in the wrong place.
+#
+# **Prerequisites:** [02 · Map the RAM](02_map_ram.ipynb) (the variables of `data.json`).
+
+# %%
+# Setup: in Colab, install the course package (it ships its integrations and the practice ROM).
+# Locally, `make course` has already installed it, so this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/kart-rl/kart-rl-course"],
+        check=True,
+    )
+
+# %% [markdown]
+# ## 1. Why a start state?
+#
+# Every episode begins with `env.reset()`, and `reset()` loads a **save state**: a snapshot of
+# the whole console (CPU, RAM, video memory, sound) at one instant. A racing agent should start
+# on the grid, not at the title screen. So we drive through the menus once, save the moment the
+# race begins, and every episode starts there.
+#
+# Without a state (`state=POWER_ON`), stable-retro boots the console, but `reset()` then does
+# not rewind: the second episode would start wherever the first one ended.
+#
+# This notebook uses the game that `rom_status()` picks: your Super Mario Kart if you imported
+# it, Practice Kart otherwise.
+
+# %%
+from kart_helpers.integration import PRACTICE_GAME
+from kart_helpers.roms import rom_status
+
+game = rom_status().game
+print(rom_status().message)
+
+# %% [markdown]
+# ## 2. A button script
+#
+# A **button script** is a list of steps `(buttons, frames, note)`: hold `buttons` (names joined
+# with `+`, or `""` for none) for `frames` frames. The SNES runs 60 frames per second. The note
+# says what the step is for. A press of 2 frames is a tap; the waits give each menu time to
+# appear, because a press during a screen transition is lost.
+
+# %%
+from kart_helpers.states import START_SCRIPTS, format_script
+
+script = START_SCRIPTS[game]
+print(format_script(script))
+
+# %% [markdown]
+# ## 3. Play it from power-on
+#
+# `play_script` boots the console, plays each step, and keeps the screen at the end of each
+# step. It allows every button (`Actions.ALL`). The default, `Actions.FILTERED`, silently drops
+# START and SELECT, so a menu would never open (notebook 04 shows why).
+
+# %%
+from kart_helpers.states import play_script
+from kart_helpers.viz import show_frames
+
+run = play_script(game, script)
+show_frames(run.frames, run.captions, cols=4, scale=2);
+# %% [markdown]
+# ## 4. Is the kart on the grid?
+#
+# A picture can mislead: the last countdown frame and the first race frame look alike. RAM does not.
+# On the grid, `laps` is 127 (it becomes 128 at the first crossing of the line), a course is
+# loaded (`num_checkpoints` > 0), the kart stands still, and the race clock has not run.
+# `grid_problems` lists whatever is not so.
+
+# %%
+from kart_helpers.states import grid_problems
+
+print(run.info)
+problems = grid_problems(run.info, game)
+print("on the grid" if not problems else "NOT on the grid:\n- " + "\n- ".join(problems))
+
+# %% [markdown]
+# ## 5. Save `Level1.state` and set `metadata.json`
+#
+# A `.state` file is the emulator's snapshot, gzipped. `save_start_state` writes it into your
+# **user folder**, which stable-retro searches before the shipped one, so your state wins. The
+# installed package is never written to. It also sets `default_state` in the `metadata.json`
+# beside it: that is the state `make_env(game)` loads when you name none.
+
+# %%
+from kart_helpers.states import save_start_state, start_states
+
+if not problems:
+    path = save_start_state(run.env, "Level1", game)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    print((path.parent / "metadata.json").read_text())
+else:
+    print("Not saved: the script did not reach the grid. See sections 9 and 10.")
+for entry in start_states(game):
+    print(f"{entry.name:12} {entry.where:8} {'default' if entry.default else '':8} {entry.path}")
+
+# %% [markdown]
+# On Practice Kart, your `Level1.state` should be exactly the one that ships with the course:
+# the game is deterministic, and the script is the one that made the shipped state.
+
+# %%
+from kart_helpers.integration import game_dir
+from kart_helpers.states import read_state
+
+if game == PRACTICE_GAME and not problems:
+    same = read_state(path) == read_state(game_dir(game) / "Level1.state")
+    print("identical to the shipped Level1.state:", same)
+
+# %% [markdown]
+# ## 6. Start an environment from it
+#
+# `make_env(game)` now loads your state. `reset()` rewinds to it, so two episodes with the same
+# actions are the same frame for frame. We drive two seconds, reset, and compare the RAM.
+
+# %%
+import numpy as np
+
+from kart_helpers.integration import make_env
+from kart_helpers.states import action_for
+
+env = make_env(game)
+env.reset()
+start_ram = env.unwrapped.get_ram().copy()
+for _ in range(120):
+    obs, reward, terminated, truncated, info = env.step(action_for("B", env.unwrapped.buttons))
+print("after 2 s of throttle: speed", info["speed"], "laps", info["laps"])
+env.reset()
+print("reset() is back on the grid, RAM identical:", np.array_equal(env.unwrapped.get_ram(), start_ram))
+show_frames([env.render()], ["after reset()"], cols=1);
+# %% [markdown]
+# ## 7. When a state file is wrong
+#
+# stable-retro loads a state with `em.set_state()` and ignores its answer. A damaged file, or a
+# state from another emulator, leaves the console as it was, with no message, and you train on
+# the wrong start. `read_state` and `load_state` check the file first: gzip, then the snes9x
+# snapshot's blocks one by one. Here are three bad files: a state cut in half (an interrupted
+# copy), a Sega Genesis state (stable-retro ships one with its Airstriker demo), and a text file.
+
+# %%
+import gzip
+import tempfile
+from pathlib import Path
+
+import stable_retro as retro
+
+from kart_helpers.states import StateError
+
+good = (game_dir(PRACTICE_GAME) / "Level1.state").read_bytes()
+genesis = retro.data.get_file_path("Airstriker-Genesis-v0", "Level1.state", retro.data.Integrations.STABLE)
+bad_files = {
+    "cut.state": gzip.compress(gzip.decompress(good)[:200_000]),
+    "genesis.state": Path(genesis).read_bytes(),
+    "notes.state": b"remember to buy milk\n",
+}
+folder = Path(tempfile.mkdtemp())
+for name, content in bad_files.items():
+    (folder / name).write_bytes(content)
+    try:
+        read_state(folder / name)
+    except StateError as err:
+        print(f"{name}: {err}\n")
+
+# %% [markdown]
+# ## 8. Random starts for variety
+#
+# An agent that always starts on the grid practises the first corner a thousand times before
+# it sees the last one. Starting some episodes further round the track evens that out.
+# `random_starts` drives from the reset state and takes snapshots at random moments. On
+# Practice Kart the scripted expert drives, so every snapshot is on the road; on the real game
+# it holds the throttle and steers at random. Notebook 05 has a wrapper that picks one of
+# these at each reset.
+
+# %%
+from kart_helpers.expert import Expert
+from kart_helpers.smoke import steps
+from kart_helpers.states import load_state, random_starts
+
+driver = Expert(0).buttons if game == PRACTICE_GAME else None
+starts = random_starts(env, n=steps(full=8, smoke=4), max_frames=760, policy=driver, seed=0)
+show_frames(
+    [s.screen for s in starts],
+    [f"{s.frame} frames in: checkpoint {s.info['checkpoint']}, speed {s.info['speed']}" for s in starts],
+    cols=4,
+    scale=2,
+);
+# %% [markdown]
+# Each start is a snapshot in memory. `load_state(env, start.state)` puts the console there and
+# makes it the state that `reset()` returns to:
+
+# %%
+load_state(env, starts[-1].state)
+env.reset()
+print("reset() now starts at checkpoint", env.unwrapped.data.lookup_value("checkpoint"))
+
+# %% [markdown]
+# ## 9. The real game: an untested script
+#
+# For Super Mario Kart, the course ships `REAL_GAME_START_SCRIPT`: power-on, the title, 1P
+# GAME, TIME TRIAL, Mario, Mushroom Cup, Mario Circuit 1. It is **unverified**. It was written
+# from the game's menus as players know them, and it has never been run here, because the ROM
+# can never be used in CI. `REAL_GAME_SCRIPT_VERIFIED` says so:
+
+# %%
+from kart_helpers.states import REAL_GAME_SCRIPT_VERIFIED, REAL_GAME_START_SCRIPT
+
+print("verified on the real ROM:", REAL_GAME_SCRIPT_VERIFIED)
+print(format_script(REAL_GAME_START_SCRIPT))
+
+# %% [markdown]
+# If you imported your ROM, sections 3 to 5 already ran this script on it. If section 4 said
+# "NOT on the grid":
+# 1. Look at the frames of section 3 and find the first one that shows the wrong screen.
+# 2. The step before it was too early (make the wait before it longer) or pressed the wrong
+#    button (the game may want A where the script presses B).
+# 3. Edit `script` in section 2 and run again, or finish by hand with the widget below.
+#
+# ## 10. Drive by hand
+#
+# The widget holds the buttons you toggle on, advances 1, 10 or 60 frames at a time, shows the
+# screen, and tells you when the kart is on the grid. Type a name and press **Save state**;
+# with "make it the default" ticked, it becomes the state `make_env(game)` loads. It starts at
+# power-on.
+
+# %%
+from kart_helpers.state_widget import drive_widget
+
+widget = drive_widget(game)
+widget
+
+# %% [markdown]
+# The widget remembers what you played as a button script, so a way you found by hand can
+# become a script. The same driver works from code. On Practice Kart, these presses reach the
+# grid:
+
+# %%
+hand = widget.driver
+for buttons, frames in [("", 20), ("START", 2), ("", 20), ("START", 2), ("", 118)]:
+    hand.hold(buttons)
+    hand.advance(frames)
+widget.refresh()
+print(format_script(hand.script))
+print("on the grid" if not hand.on_grid() else hand.on_grid())
+
+# %% [markdown]
+# ## Exercise
+#
+# Make a **flying start**: a state one second into the race, at full throttle, so an agent can
+# practise the first corner at speed. Start from your grid state, hold B for 60 frames, and save
+# the result as `FlyingStart` without making it the default. The check loads it with `make_env`
+# and reads the speed from RAM.
+
+# %%
+from kart_helpers.states import open_env, run_script
+
+flying_script = [("B", 60, "full throttle for one second")]  # edit me
+
+env = open_env(game, "Level1")
+run_script(env, flying_script)
+save_start_state(env, "FlyingStart", game, make_default=False)
+
+check = make_env(game, state="FlyingStart")
+check.reset()
+speed = check.unwrapped.data.lookup_value("speed")
+assert speed > 300, f"speed {speed}: hold B for at least 60 frames before saving"
+assert "FlyingStart" in [s.name for s in start_states(game) if not s.default], "keep Level1 the default"
+print(f"Correct: FlyingStart begins at speed {speed}.")
+show_frames([check.render()], ["FlyingStart"], cols=1);
+
+# %% [markdown]
+# ## What you learned
+# - A button script is a list of `(buttons, frames, note)` steps. Played from power-on with
+#   every button allowed, it drives the menus, and its frames show where it went.
+# - RAM tells you that the kart is on the grid: `laps` 127, a course loaded, standing still,
+#   the clock at 0.
+# - `save_start_state` writes a gzipped snapshot into your user folder and sets
+#   `default_state` in `metadata.json`. `make_env(game)` then starts there, and `reset()`
+#   rewinds there.
+# - stable-retro ignores a state it cannot load; `read_state` and `load_state` tell you why.
+# - The real game's script is unverified. When a script fails, fix its waits or drive by hand
+#   with the widget, and save from there.
+#
+# ## Next
+# [04 · The reward scenario](04_reward_scenario.ipynb): what the agent is paid for, and how to
+# test the reward script without the emulator.
