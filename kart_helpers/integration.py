@@ -113,9 +113,18 @@ def _missing(game: str, name: str, advice: str) -> str:
 
 
 def check_integration(game: str, state: Any = retro.State.DEFAULT, scenario: str | None = None) -> None:
-    """Raise IntegrationError naming the first missing file that ``make_env`` would need."""
+    """Raise IntegrationError naming the first missing file that ``make_env`` would need.
+
+    Games bundled with stable-retro (e.g. ``Airstriker-Genesis-v0``) are left to stable-retro.
+    A named state file is also read and checked, since stable-retro ignores a bad one.
+    """
     if game not in GAMES and not any((folder / game).is_dir() for folder in integration_dirs()):
-        raise IntegrationError(f"unknown game {game!r}: our games are {', '.join(GAMES)}")
+        if game in retro.data.list_games(retro.data.Integrations.ALL):
+            return
+        raise IntegrationError(
+            f"unknown game {game!r}: our games are {', '.join(GAMES)}; "
+            "stable_retro.data.list_games() lists the games bundled with stable-retro"
+        )
     if find_file(game, "rom.sfc") is None:
         advice = (
             "import your ROM with kart_helpers.roms.import_rom(path) (notebook 01)"
@@ -133,11 +142,16 @@ def check_integration(game: str, state: Any = retro.State.DEFAULT, scenario: str
         state = meta.get("default_state")
         if state is None:
             raise IntegrationError(_missing(game, "default state in metadata.json", "make a start state (notebook 03)"))
-    if isinstance(state, str) and find_file(game, f"{state}.state") is None:
-        have = list_states(game) or ["none yet"]
-        raise IntegrationError(
-            _missing(game, f"{state}.state", f"states available: {', '.join(have)}; make one in notebook 03")
-        )
+    if isinstance(state, str):
+        path = find_file(game, f"{state}.state")
+        if path is None:
+            have = list_states(game) or ["none yet"]
+            raise IntegrationError(
+                _missing(game, f"{state}.state", f"states available: {', '.join(have)}; make one in notebook 03")
+            )
+        from kart_helpers.states import read_state  # states imports this module
+
+        read_state(path)  # raises StateError for a corrupt or foreign file
 
 
 def close_live_env() -> None:

@@ -92,3 +92,20 @@ def test_install_report_passes_here():
     checks = {c.item: c for c in check_install()}
     assert checks["SNES core"].ok and checks["Practice Kart ROM"].ok
     assert "stable-retro" in report()
+
+
+def test_corrupt_state_file_is_refused_before_stable_retro_ignores_it(user_dir):
+    from kart_helpers.states import StateError
+
+    folder = user_dir / I.PRACTICE_GAME
+    folder.mkdir()
+    (folder / "Broken.state").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(StateError, match=r"Broken\.state"):
+        I.make_env(I.PRACTICE_GAME, state="Broken")
+
+
+def test_games_bundled_with_stable_retro_go_through_make_env(user_dir):
+    env = I.make_env("Airstriker-Genesis-v0")
+    frame, _ = env.reset()
+    assert frame.shape == (224, 320, 3)
+    assert I.make_env() is not env, "making our game closes Airstriker first"
