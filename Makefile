@@ -25,7 +25,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 		echo "installing $(TORCH)"; \
 		$(BIN)/python -m pip install --quiet "$(TORCH)" || echo "$(TORCH) not available here; pip will choose a torch"; \
 	fi
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	@touch $@
 
 setup: $(INSTALLED)
