@@ -1,0 +1,147 @@
+"""Checkpoints: what a training run saves, and loading it back safely.
+
+A checkpoint is one ``.pt`` file holding only tensors and plain Python values, so it loads
+with ``torch.load(weights_only=True)``, which cannot run code hidden in a file:
+
+- ``format``: :data:`FORMAT`, checked on load;
+- ``config``: the :class:`~kart_helpers.train.config.PPOConfig` as a dict;
+- ``policy``: the policy's ``state_dict`` (all that inference needs);
+- ``algorithm``: the algorithm's ``state_dict``, optimizer states included (``"_optimizers"``);
+- ``schedulers``: the LR schedulers' step counts (Tianshou does not save them);
+- ``counters``: ``epoch``, ``env_step``, ``update_step``, ``gradient_step``;
+- ``history``: one dict per finished training episode (return, laps, lap times) and per update;
+- ``rng``: torch's random state; ``best_score``; ``reason`` (``epoch``, ``best``, ``interrupted``).
+
+A run folder holds ``checkpoints/epoch_0003.pt`` (every epoch), ``last.pt`` (the newest,
+also written on Ctrl-C) and ``best.pt`` (the best policy so far).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "kart-ppo/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or does not fit; the message says which and what to do."""
+
+
+def checkpoint_dir(log_dir: str | Path) -> Path:
+    return Path(log_dir) / "checkpoints"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python values and tensors, so that
+    ``torch.load(weights_only=True)`` accepts it (the LR scheduler, for one, leaves a
+    ``numpy.float64`` learning rate in the optimizer state)."""
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, (bool, int, float, str)):  # subclasses
+        return type(value).__mro__[-2](value)
+    raise TypeError(f"a checkpoint can hold only tensors and plain values, not {type(value).__name__}")
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write ``payload`` atomically (a temporary file, then a rename), so an interrupt never
+    leaves half a file where a good checkpoint was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(plain({"format": FORMAT, **payload}), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def resolve(path_or_run: str | Path) -> Path:
+    """A checkpoint file from a file path or a run folder (its ``checkpoints/last.pt``)."""
+    path = Path(path_or_run)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "last.pt", path / "last.pt"):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(
+            f"{path} is a folder without checkpoints/last.pt; train first (notebook 06 or "
+            "`python -m kart_helpers.train`), or pass the path of a .pt file"
+        )
+    if not path.is_file():
+        near = sorted(p.name for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
+        hint = f"; that folder has: {', '.join(near)}" if near else ""
+        raise CheckpointError(f"no checkpoint at {path}{hint}. Train first, or check the path.")
+    return path
+
+
+def load_checkpoint(path_or_run: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` and check its format.
+
+    Raises:
+        CheckpointError: missing file, a file that is not a checkpoint (corrupt, truncated,
+            or holding Python objects), or one written by another format version.
+    """
+    path = resolve(path_or_run)
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # a corrupt file raises almost anything from the unpickler
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(err).__name__}: {first}). It may be truncated "
+            "or corrupt: use another one (checkpoints/epoch_*.pt, best.pt) or train again."
+        ) from err
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(
+            f"{path} is not a {FORMAT} checkpoint (format: {got!r}); it was not written by kart_helpers.train"
+        )
+    for key in ("config", "policy", "counters"):
+        if key not in data:
+            raise CheckpointError(f"{path} lacks {key!r}; it is incomplete. Use another checkpoint.")
+    data["path"] = str(path)
+    return data
+
+
+def load_into(module: torch.nn.Module, state: dict[str, Any], what: str, path: str) -> None:
+    """``module.load_state_dict(state)``, with a clear error when the shapes or names differ."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()][:4]
+        raise CheckpointError(
+            f"{path}: its {what} does not fit this network (another action set, frame stack or "
+            f"network?). Build the network from the checkpoint's own config. Details: {' '.join(lines)}"
+        ) from err
+
+
+def scheduler_state(scheduler: Any) -> dict[str, Any]:
+    """The parts of an LR scheduler's state that are plain values (its lambda is rebuilt from the config)."""
+    return {
+        "last_epoch": int(scheduler.last_epoch),
+        "_step_count": int(getattr(scheduler, "_step_count", 0)),
+        "base_lrs": [float(x) for x in scheduler.base_lrs],
+        "_last_lr": [float(x) for x in scheduler.get_last_lr()],
+    }
+
+
+def restore_scheduler(scheduler: Any, state: dict[str, Any]) -> None:
+    """Put a scheduler back at the saved step; the optimizer's ``lr`` comes from its own state."""
+    scheduler.last_epoch = state["last_epoch"]
+    scheduler._step_count = state["_step_count"]
+    scheduler.base_lrs = list(state["base_lrs"])
+    scheduler._last_lr = list(state["_last_lr"])
+
+
+def list_checkpoints(log_dir: str | Path) -> list[Path]:
+    """The epoch checkpoints of a run, oldest first."""
+    return sorted(checkpoint_dir(log_dir).glob("epoch_*.pt"))

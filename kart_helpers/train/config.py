@@ -1,0 +1,196 @@
+"""The PPO configuration: one dataclass holds every setting of a training run.
+
+Every field has a docstring, and every field is also a command-line flag of
+``python -m kart_helpers.train`` (``lr`` becomes ``--lr``, ``lr_decay`` becomes
+``--lr-decay`` / ``--no-lr-decay``). :func:`cpu_profile` and :func:`gpu_profile` give
+sensible starting points for each kind of machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from kart_helpers.actions import ACTION_SETS
+from kart_helpers.integration import PRACTICE_GAME
+from kart_helpers.wrappers import PipelineConfig
+
+
+@dataclass
+class PPOConfig:
+    """Everything that decides a PPO run on a kart game. Steps are agent steps (``frame_skip`` frames each)."""
+
+    # --- the game and what the agent sees ----------------------------------------------------
+    game: str = PRACTICE_GAME
+    """The integration: ``"PracticeKart-Snes"``, or ``"MarioKart-Snes"`` once you imported your ROM."""
+    state: str = "Level1"
+    """Start state of every episode: ``Level1`` (Practice Ring, easy) or ``Level2`` (Hairpin Hills, hard)."""
+    actions: str = "original"
+    """Name of the action set in :data:`kart_helpers.actions.ACTION_SETS` (``original``: 4 combos, ``driving``: 9)."""
+    frame_skip: int = 4
+    """Emulator frames per agent step; the action is held and the rewards summed."""
+    frame_stack: int = 4
+    """Agent steps stacked into one observation (4 x 84 x 84 uint8)."""
+    max_episode_frames: int = 7200
+    """Episode limit in emulator frames (7200 = 2 minutes, about twice the par time of Practice Ring)."""
+    stall_frames: int = 600
+    """End (truncate) an episode after this many frames without a new checkpoint (0: never). Without
+    it, an agent stuck against a wall collects the same picture until the time limit."""
+    reward_scale: float = 0.01
+    """Rewards are multiplied by this before PPO sees them: a checkpoint (+300) becomes 3, which keeps
+    the value targets near 1 and the value loss from swamping the policy loss."""
+
+    # --- PPO ---------------------------------------------------------------------------------
+    lr: float = 2.5e-4
+    """Adam learning rate at the start of the run."""
+    lr_decay: bool = True
+    """Decay the learning rate linearly to zero over ``total_steps``."""
+    gamma: float = 0.99
+    """Discount factor of future rewards."""
+    gae_lambda: float = 0.95
+    """λ of generalized advantage estimation (bias against variance of the advantages)."""
+    clip: float = 0.1
+    """PPO's ratio clip ε: each update keeps new/old action probabilities within [1 - ε, 1 + ε]."""
+    value_clip: bool = False
+    """Also clip the value function's change per update by ``clip``. Off by default: the clip is in
+    return units, and with returns in the tens (a stuck episode is about -60 after ``reward_scale``)
+    a change of at most 0.1 per update all but freezes the critic (measured: the value loss fell
+    from 25 to 13 in 30k steps with it on)."""
+    vf_coef: float = 0.25
+    """Weight of the value loss in the total loss."""
+    ent_coef: float = 0.01
+    """Weight of the entropy bonus (more exploration when larger)."""
+    max_grad_norm: float = 0.5
+    """Gradients are rescaled to at most this L2 norm."""
+    advantage_normalization: bool = True
+    """Normalize advantages per minibatch to mean 0, std 1."""
+
+    # --- collection and updates ----------------------------------------------------------------
+    n_envs: int = 2
+    """Emulators stepping side by side, one worker process each."""
+    rollout: int = 256
+    """Agent steps collected per env between two updates (one update sees ``rollout * n_envs`` steps)."""
+    epochs: int = 4
+    """Passes over each rollout per update (PPO's "epochs"; Tianshou's ``update_step_num_repetitions``)."""
+    minibatch: int = 256
+    """Transitions per gradient step."""
+    total_steps: int = 200_000
+    """Agent steps of the whole run, summed over envs."""
+    epoch_steps: int = 10_240
+    """Agent steps per trainer epoch; a checkpoint is written after each (rounded up to whole rollouts)."""
+    test_episodes: int = 0
+    """Episodes of a deterministic test after each epoch (0: none; the best policy is then chosen by
+    the mean return of the epoch's training episodes)."""
+
+    # --- machine -----------------------------------------------------------------------------
+    seed: int = 0
+    """Seeds torch and the envs (env ``i`` gets ``seed + i``)."""
+    device: str = "auto"
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``."""
+    backend: str = "shmem"
+    """Vector env backend: ``shmem``, ``subprocess``, ``dummy`` (1 env) or ``ray``."""
+    torch_threads: int = 0
+    """Torch threads for the update (0: all cores). Collection always uses 1, so idle OpenMP
+    threads do not spin against the env workers."""
+    share_trunk_forward: bool = True
+    """Run the shared CNN trunk once per minibatch for both heads (the actor and critic heads
+    otherwise each run it); same gradients, about a third less update time."""
+    log_dir: str = "runs/ppo"
+    """Folder of this run: TensorBoard logs, ``checkpoints/`` and ``history.json``."""
+
+    def __post_init__(self) -> None:
+        if self.actions not in ACTION_SETS:
+            raise ValueError(f"actions={self.actions!r}: choose one of {', '.join(ACTION_SETS)}")
+        for name in ("frame_skip", "frame_stack", "n_envs", "rollout", "epochs", "minibatch", "total_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.backend == "dummy" and self.n_envs != 1:
+            raise ValueError("backend='dummy' runs one env in this process: use n_envs=1 or backend='shmem'")
+
+    # --- derived -------------------------------------------------------------------------------
+    @property
+    def steps_per_update(self) -> int:
+        """Agent steps collected for one update (all envs together)."""
+        return self.rollout * self.n_envs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """``epoch_steps`` rounded up to whole updates."""
+        return math.ceil(self.epoch_steps / self.steps_per_update) * self.steps_per_update
+
+    @property
+    def max_epochs(self) -> int:
+        """Trainer epochs needed for ``total_steps``."""
+        return max(1, math.ceil(self.total_steps / self.steps_per_epoch))
+
+    @property
+    def updates_per_epoch(self) -> int:
+        return self.steps_per_epoch // self.steps_per_update
+
+    def pipeline(self) -> PipelineConfig:
+        """The env pipeline these settings describe (:class:`~kart_helpers.wrappers.PipelineConfig`)."""
+        return PipelineConfig(
+            game=self.game,
+            state=self.state,
+            actions=ACTION_SETS[self.actions],
+            frame_skip=self.frame_skip,
+            frame_stack=self.frame_stack,
+            max_episode_frames=self.max_episode_frames,
+        )
+
+    def resolved_device(self) -> str:
+        """``device`` with ``"auto"`` resolved."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain Python values (safe for ``torch.load(weights_only=True)`` and JSON)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+        """The inverse of :meth:`to_dict`; unknown keys raise a ValueError that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown PPOConfig field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> PPOConfig:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's docstring, read from this module's source (for ``--help`` and tables)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(PPOConfig))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in itertools.pairwise(body):
+        is_field = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        if is_field and isinstance(after, ast.Expr) and isinstance(getattr(after, "value", None), ast.Constant):
+            docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
+
+
+def cpu_profile(**changes: Any) -> PPOConfig:
+    """Settings for a small CPU machine (2 cores, as in CI and Colab's free tier): 2 envs in
+    shared memory, rollout 256, 4 epochs of minibatch 256."""
+    base = PPOConfig(n_envs=2, rollout=256, epochs=4, minibatch=256, device="cpu", backend="shmem")
+    return base.replace(**changes)
+
+
+def gpu_profile(**changes: Any) -> PPOConfig:
+    """Settings for a machine with a GPU and many cores: 8 envs, rollout 128 each (1024 per
+    update), minibatch 256, the update on the GPU."""
+    base = PPOConfig(n_envs=8, rollout=128, epochs=4, minibatch=256, device="auto", backend="shmem", epoch_steps=20_480)
+    return base.replace(**changes)

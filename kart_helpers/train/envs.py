@@ -1,0 +1,159 @@
+"""The training envs: the course pipeline plus race bookkeeping that PPO's collector can read.
+
+:class:`RaceStats` sits outside the pipeline env. It scales the reward for PPO and adds
+fixed-size race facts to every ``info`` (fixed size, because Tianshou stacks the infos of
+all envs into arrays): laps completed, the race clock at each lap's end, and the episode's
+unscaled return. :class:`LapClock` turns the RAM counters ``laps`` and ``current_frame`` into
+lap times; :mod:`kart_helpers.evaluate` uses it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from kart_helpers.vector import KartEnvFactory, vector_env_from_factories
+from kart_helpers.wrappers import make_kart_env
+
+RACE_LAPS = 5
+GRID_LAPS = 127  # the laps counter on the start grid; 128 after the first crossing of the line
+
+
+class LapClock:
+    """Lap times from the RAM counters ``laps`` and ``current_frame``, fed one reading at a time.
+
+    ``laps`` reads 127 on the grid, 128 once the kart first crosses the line, and 128 + k after
+    k laps. A lap counts the first time the counter reaches a new high, so crossing the line
+    backwards and forwards again never counts twice.
+    """
+
+    def __init__(self) -> None:
+        self.start: int | None = None
+        """``current_frame`` when the kart first crossed the line."""
+        self.ends: list[int] = []
+        """``current_frame`` at the end of each completed lap."""
+        self._best = GRID_LAPS
+
+    def update(self, laps: int, current_frame: int) -> bool:
+        """Feed one reading; True when it completed a lap."""
+        if laps <= self._best:
+            return False
+        completed = False
+        for value in range(self._best + 1, laps + 1):
+            if value == GRID_LAPS + 1:
+                self.start = current_frame
+            elif value > GRID_LAPS + 1:
+                self.ends.append(current_frame)
+                completed = True
+        self._best = laps
+        return completed
+
+    @property
+    def laps(self) -> int:
+        """Laps completed."""
+        return len(self.ends)
+
+    @property
+    def lap_frames(self) -> list[int]:
+        """Frames of each completed lap."""
+        marks = [self.start or 0, *self.ends]
+        return np.diff(marks).astype(int).tolist()
+
+    @property
+    def race_frames(self) -> int | None:
+        """The race clock at the end of lap 5 (the race time, counted from GO), or None."""
+        return self.ends[RACE_LAPS - 1] if len(self.ends) >= RACE_LAPS else None
+
+
+def lap_times(laps: np.ndarray, current_frame: np.ndarray) -> LapClock:
+    """A :class:`LapClock` fed a whole trace (arrays of ``laps`` and ``current_frame``)."""
+    clock = LapClock()
+    for lap, frame in zip(np.asarray(laps).tolist(), np.asarray(current_frame).tolist(), strict=True):
+        clock.update(int(lap), int(frame))
+    return clock
+
+
+class RaceStats(gym.Wrapper):
+    """Scale rewards by ``reward_scale``, end stalled episodes, and add race facts to ``info``.
+
+    An episode is truncated after ``stall_frames`` emulator frames without reaching a new
+    checkpoint (0: never). A kart pressed against a wall otherwise pays -10 per frame until
+    the time limit, and most of what PPO collects early on is the same stuck picture.
+
+    Keys added to every ``info`` (also at reset): ``race_laps`` (laps completed),
+    ``lap_ends`` (int array of 5: the race clock at each lap's end, 0 where not reached),
+    ``race_start`` (clock at the first crossing, -1 before), ``ep_return`` (the episode's
+    *unscaled* return so far) and ``ep_frames`` (emulator frames so far).
+    """
+
+    def __init__(self, env: gym.Env, reward_scale: float = 1.0, stall_frames: int = 0) -> None:
+        super().__init__(env)
+        self.reward_scale = float(reward_scale)
+        self.stall_frames = int(stall_frames)
+        self._clock = LapClock()
+        self._return = 0.0
+        self._frames = 0
+        self._best_progress = -1
+        self._progress_frame = 0
+
+    def _facts(self, info: dict[str, Any]) -> dict[str, Any]:
+        ends = np.zeros(RACE_LAPS, dtype=np.int32)
+        ends[: min(RACE_LAPS, self._clock.laps)] = self._clock.ends[:RACE_LAPS]
+        return {
+            **info,
+            "race_laps": self._clock.laps,
+            "lap_ends": ends,
+            "race_start": -1 if self._clock.start is None else self._clock.start,
+            "ep_return": self._return,
+            "ep_frames": self._frames,
+        }
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._clock, self._return, self._frames = LapClock(), 0.0, 0
+        self._best_progress, self._progress_frame = -1, 0
+        return obs, self._facts(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._return += float(reward)
+        self._frames += int(info.get("frames", 1))
+        if "laps" in info:
+            self._clock.update(int(info["laps"]), int(info["current_frame"]))
+            progress = int(info["laps"]) * (int(info.get("num_checkpoints", 0)) or 30) + int(info["checkpoint"])
+            if progress > self._best_progress:
+                self._best_progress, self._progress_frame = progress, self._frames
+            elif self.stall_frames and self._frames - self._progress_frame >= self.stall_frames:
+                truncated = True
+        return obs, float(reward) * self.reward_scale, terminated, truncated, self._facts(info)
+
+
+@dataclass(frozen=True)
+class TrainEnvFactory(KartEnvFactory):
+    """A :class:`~kart_helpers.vector.KartEnvFactory` whose env also has :class:`RaceStats`."""
+
+    reward_scale: float = 1.0
+    stall_frames: int = 0
+
+    def build(self) -> gym.Env:
+        return RaceStats(make_kart_env(self.config), self.reward_scale, self.stall_frames)
+
+
+def make_train_venv(config: Any, seed: int | None = None) -> Any:
+    """The vector env for a :class:`~kart_helpers.train.config.PPOConfig`: ``n_envs`` workers
+    of its pipeline, each with :class:`RaceStats`, seeded ``seed + i``."""
+    seed = config.seed if seed is None else seed
+    factories = [
+        TrainEnvFactory(
+            config.pipeline(),
+            worker=i,
+            seed=seed + i,
+            reward_scale=config.reward_scale,
+            stall_frames=config.stall_frames,
+        )
+        for i in range(config.n_envs)
+    ]
+    return vector_env_from_factories(factories, config.backend)

@@ -1,0 +1,487 @@
+"""The PPO trainer: Tianshou 2's PPO, collector and on-policy trainer, wired for kart games.
+
+``train(config)`` runs a whole training run and returns a :class:`TrainResult`::
+
+    from kart_helpers.train import PPOConfig, train
+    result = train(PPOConfig(total_steps=50_000, log_dir="runs/demo"))
+
+What it builds (see ``shared/TIANSHOU2.md`` for why each piece is as it is):
+
+- ``n_envs`` emulators in worker processes (:func:`~kart_helpers.train.envs.make_train_venv`);
+- the Nature CNN actor-critic (:mod:`~kart_helpers.train.network`), a ``DiscreteActorPolicy``
+  with logits (``softmax_output=False``) and ``tianshou.algorithm.PPO`` with Adam and a
+  linear LR decay;
+- a ``VectorReplayBuffer`` of one rollout (uint8 frames: about 28 KiB per observation);
+- ``algo.run_training(OnPolicyTrainerParams(...))`` with a TensorBoard logger that saves a
+  checkpoint after every epoch (``save_interval=1``; without it Tianshou never calls
+  ``save_checkpoint_fn``).
+
+Around it: a tqdm bar over the whole run, the history of episodes (return, laps, lap times
+from RAM) and updates (losses), a live plot in notebooks, and a checkpoint on Ctrl-C.
+Collection runs torch on one thread and the update on ``torch_threads``, so idle OpenMP
+threads do not spin against the emulators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tianshou.algorithm import PPO
+from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
+from tianshou.algorithm.optim import AdamOptimizerFactory, LRSchedulerFactoryLinear
+from tianshou.data import Collector, VectorReplayBuffer
+from tianshou.trainer import OnPolicyTrainerParams
+from tianshou.utils import TensorboardLogger
+from torch.utils.tensorboard import SummaryWriter
+
+from kart_helpers.train.checkpoints import (
+    CheckpointError,
+    checkpoint_dir,
+    load_checkpoint,
+    load_into,
+    restore_scheduler,
+    save_checkpoint,
+    scheduler_state,
+)
+from kart_helpers.train.config import PPOConfig
+from kart_helpers.train.envs import make_train_venv
+from kart_helpers.train.network import build_actor_critic
+
+Callback = Callable[["Trainer"], None]
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+def build_policy(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> DiscreteActorPolicy:
+    """The policy alone (actor network inside), as evaluation needs it."""
+    actor, _ = build_actor_critic(obs_shape, int(action_space.n), config.resolved_device(), share_forward=False)
+    return DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
+
+
+def build_algorithm(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> PPO:
+    """Tianshou's PPO with our network and the config's settings."""
+    device = config.resolved_device()
+    actor, critic = build_actor_critic(obs_shape, int(action_space.n), device, config.share_trunk_forward)
+    policy = DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
+    optim = AdamOptimizerFactory(lr=config.lr, eps=1e-5)
+    if config.lr_decay:
+        optim = optim.with_lr_scheduler_factory(
+            LRSchedulerFactoryLinear(config.max_epochs, config.steps_per_epoch, config.steps_per_update)
+        )
+    return PPO(
+        policy=policy,
+        critic=critic,
+        optim=optim,
+        eps_clip=config.clip,
+        value_clip=config.value_clip,
+        advantage_normalization=config.advantage_normalization,
+        vf_coef=config.vf_coef,
+        ent_coef=config.ent_coef,
+        max_grad_norm=config.max_grad_norm,
+        gae_lambda=config.gae_lambda,
+        gamma=config.gamma,
+    )
+
+
+class _TimedCollector(Collector):
+    """A Collector that times its collection and runs it with one torch thread."""
+
+    single_thread = True
+    """Collect with one torch thread (the benchmark turns this off to measure what it buys)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.collect_s = 0.0
+
+    def collect(self, *args: Any, **kwargs: Any) -> Any:
+        threads = torch.get_num_threads()
+        if self.single_thread:
+            torch.set_num_threads(1)
+        start = time.perf_counter()
+        try:
+            return super().collect(*args, **kwargs)
+        finally:
+            self.collect_s += time.perf_counter() - start
+            torch.set_num_threads(threads)
+
+
+class _Logger(TensorboardLogger):
+    """TensorBoard logger that hands update statistics to the trainer and resumes from our counters."""
+
+    def __init__(self, writer: SummaryWriter, on_update: Callable[[dict], None]) -> None:
+        super().__init__(writer, training_interval=1, update_interval=1, save_interval=1)
+        self._on_update = on_update
+        self.resume_counters: tuple[int, int, int] | None = None
+
+    def log_update_data(self, log_data: dict, step: int) -> None:
+        self._on_update(log_data)
+        super().log_update_data(log_data, step)
+
+    def restore_data(self) -> tuple[int, int, int]:
+        if self.resume_counters is None:
+            return super().restore_data()
+        epoch, env_step, update_step = self.resume_counters
+        self.last_save_step = self.last_log_test_step = epoch
+        self.last_log_update_step = update_step
+        self.last_log_train_step = env_step
+        return self.resume_counters
+
+
+def _mean(stat: Any) -> float:
+    if isinstance(stat, dict):
+        return float(stat.get("mean", np.nan))
+    return float(stat) if stat is not None else float("nan")
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    log_dir: Path
+    last: Path | None
+    """The newest checkpoint (also written on Ctrl-C)."""
+    best: Path | None
+    """The best policy so far (by the epoch's mean episode return, or the test return)."""
+    history: list[dict[str, Any]]
+    counters: dict[str, int]
+    interrupted: bool
+    timing: dict[str, float] = field(default_factory=dict)
+    """``wall_s``, ``collect_s``, ``update_s`` and ``steps_per_s`` of this session."""
+
+    @property
+    def episodes(self) -> list[dict[str, Any]]:
+        return [h for h in self.history if h.get("kind") == "episode"]
+
+    def first_finish(self) -> dict[str, Any] | None:
+        """The first training episode that finished all 5 laps, or None."""
+        return next((e for e in self.episodes if e["laps"] >= 5), None)
+
+
+# --- the trainer ----------------------------------------------------------------------------
+
+
+class Trainer:
+    """One training run. ``Trainer(config).run()`` is :func:`train`; :meth:`setup` alone builds
+    everything (and restores a checkpoint) without training, which tests and notebooks use."""
+
+    def __init__(
+        self,
+        config: PPOConfig,
+        resume: str | Path | None = None,
+        live_plot: Any = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+        par_lap_frames: float | None = None,
+    ) -> None:
+        self.config = config
+        self.resume = resume
+        self.live_plot = live_plot
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.par_lap_frames = par_lap_frames
+        self.log_dir = Path(config.log_dir)
+        self.history: list[dict[str, Any]] = []
+        self.counters = {"epoch": 0, "env_step": 0, "update_step": 0, "gradient_step": 0}
+        self.best_score = -math.inf
+        self.last_path: Path | None = None
+        self.best_path: Path | None = None
+        self.interrupted = False
+        self.venv: Any = None
+        self.algo: PPO | None = None
+        self._episodes_this_epoch: list[float] = []
+
+    # -- setup ------------------------------------------------------------------------------
+    def setup(self) -> Trainer:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        self._update_threads = cfg.torch_threads or torch.get_num_threads()
+        torch.set_num_threads(self._update_threads)
+        ckpt = load_checkpoint(self.resume) if self.resume is not None else None
+        if ckpt is not None:
+            self._check_compatible(ckpt)
+        self.venv = make_train_venv(cfg)
+        self.obs_shape = tuple(self.venv.observation_space[0].shape)
+        self.action_space = self.venv.action_space[0]
+        self.algo = build_algorithm(cfg, self.obs_shape, self.action_space)
+        if ckpt is not None:
+            self._restore(ckpt)
+        self.buffer = VectorReplayBuffer(total_size=cfg.steps_per_update, buffer_num=cfg.n_envs)
+        self.collector = _TimedCollector(self.algo, self.venv, self.buffer, on_step_hook=self._on_step)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        (self.log_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        self.writer = SummaryWriter(str(self.log_dir / "tb"))
+        self.logger = _Logger(self.writer, self._on_update)
+        if ckpt is not None:
+            c = self.counters
+            self.logger.resume_counters = (c["epoch"], c["env_step"], c["update_step"])
+        return self
+
+    def _check_compatible(self, ckpt: dict[str, Any]) -> None:
+        saved = ckpt["config"]
+        for key in ("game", "actions", "frame_stack"):
+            if saved.get(key) != getattr(self.config, key):
+                raise CheckpointError(
+                    f"{ckpt['path']} was trained with {key}={saved.get(key)!r}, this run has "
+                    f"{key}={getattr(self.config, key)!r}; resume with the checkpoint's settings "
+                    "(PPOConfig.from_dict(checkpoint['config']))"
+                )
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        if "algorithm" not in ckpt:
+            raise CheckpointError(f"{ckpt['path']} holds a policy only (best.pt?); resume from last.pt or epoch_*.pt")
+        load_into(self.algo, copy.copy(ckpt["algorithm"]), "algorithm state", ckpt["path"])
+        for scheduler, state in zip(self.algo.lr_schedulers, ckpt.get("schedulers", []), strict=False):
+            restore_scheduler(scheduler, state)
+        self.counters = {k: int(v) for k, v in ckpt["counters"].items()}
+        self.history = list(ckpt.get("history", []))
+        self.best_score = float(ckpt.get("best_score", -math.inf))
+        if "rng" in ckpt:
+            torch.set_rng_state(ckpt["rng"])
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _on_step(self, action_batch: Any, rollout_batch: Any) -> None:
+        done = np.logical_or(rollout_batch.terminated, rollout_batch.truncated)
+        if not done.any():
+            return
+        info = rollout_batch.info
+        for i in np.flatnonzero(done):
+            laps = int(info.race_laps[i])
+            ends = [int(v) for v in np.asarray(info.lap_ends[i])[:laps]]
+            start = int(info.race_start[i])
+            lap_frames = np.diff([max(start, 0), *ends]).astype(int).tolist() if laps else []
+            record = {
+                "kind": "episode",
+                "env_step": self.counters["env_step"],
+                "return": float(info.ep_return[i]),
+                "laps": laps,
+                "lap_frames": lap_frames,
+                "race_frames": ends[4] if laps >= 5 else None,
+                "frames": int(info.ep_frames[i]),
+                "terminated": bool(rollout_batch.terminated[i]),
+                "wall_s": round(time.monotonic() - self._t0 + self._wall_before, 2),
+            }
+            self.history.append(record)
+            self._episodes_this_epoch.append(record["return"])
+
+    def _on_update(self, log_data: dict) -> None:
+        lr = self.algo.optim._optim.param_groups[0]["lr"] if self.algo is not None else float("nan")
+        self.counters["gradient_step"] += int(log_data.get("gradient_steps", 0) or 0)
+        self.history.append(
+            {
+                "kind": "update",
+                "env_step": self.counters["env_step"] + self.config.steps_per_update,
+                "loss": _mean(log_data.get("loss")),
+                "actor_loss": _mean(log_data.get("actor_loss")),
+                "vf_loss": _mean(log_data.get("vf_loss")),
+                "ent_loss": _mean(log_data.get("ent_loss")),
+                "lr": float(lr),
+            }
+        )
+
+    def _training_fn(self, epoch: int, env_step: int) -> None:
+        """Runs before each collection, i.e. after each update."""
+        now = time.perf_counter()
+        if self._collect_end is not None:
+            self._update_s += now - self._collect_end
+            self.counters["update_step"] += 1
+        self._collect_end = None
+        self._advance(env_step, epoch)
+        if self.live_plot is not None:
+            self.live_plot.update(self.history)
+        for callback in self.callbacks:
+            callback(self)
+
+    def _advance(self, env_step: int, epoch: int) -> None:
+        advance = env_step - self.counters["env_step"]
+        self.counters["env_step"] = env_step
+        if self._bar is not None and advance > 0:
+            self._bar.update(advance)
+            last = [e for e in self.history[-50:] if e["kind"] == "episode"]
+            if last:
+                self._bar.set_postfix(ret=f"{last[-1]['return']:.0f}", laps=last[-1]["laps"], epoch=epoch)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def payload(self, reason: str) -> dict[str, Any]:
+        """Everything a checkpoint holds (plain values and tensors only)."""
+        return {
+            "reason": reason,
+            "config": self.config.to_dict(),
+            "obs_shape": list(self.obs_shape),
+            "n_actions": int(self.action_space.n),
+            "policy": self.algo.policy.state_dict(),
+            "algorithm": self.algo.state_dict(),
+            "schedulers": [scheduler_state(s) for s in self.algo.lr_schedulers],
+            "counters": dict(self.counters),
+            "history": self.history,
+            "best_score": self.best_score if math.isfinite(self.best_score) else -1e30,
+            "rng": torch.get_rng_state(),
+        }
+
+    def _save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> str:
+        self._advance(env_step, epoch)
+        self.counters.update(epoch=epoch, update_step=update_step)
+        folder = checkpoint_dir(self.log_dir)
+        payload = self.payload("epoch")
+        save_checkpoint(payload, folder / f"epoch_{epoch:04d}.pt")
+        self.last_path = save_checkpoint(payload, folder / "last.pt")
+        if self.config.test_episodes == 0 and self._episodes_this_epoch:
+            score = float(np.mean(self._episodes_this_epoch))
+            if score > self.best_score:
+                self.best_score = score
+                self._save_best()
+        self._episodes_this_epoch = []
+        (self.log_dir / "history.json").write_text(json.dumps(self.history))
+        return str(self.last_path)
+
+    def _save_best(self, algorithm: Any = None) -> None:
+        payload = self.payload("best")
+        del payload["algorithm"], payload["history"]  # a policy for inference, kept small
+        self.best_path = save_checkpoint(payload, checkpoint_dir(self.log_dir) / "best.pt")
+
+    def _test_best(self, algorithm: Any) -> None:
+        self._save_best()
+
+    # -- run --------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        if self.algo is None:
+            self.setup()
+        cfg = self.config
+        self._t0 = time.monotonic()
+        self._wall_before = max((h.get("wall_s", 0.0) for h in self.history if h["kind"] == "episode"), default=0.0)
+        self._collect_end: float | None = None
+        self._update_s = 0.0
+        self._bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=cfg.max_epochs * cfg.steps_per_epoch, initial=self.counters["env_step"], unit="step", desc="PPO"
+            )
+        original_collect = self.collector.collect
+
+        def collect(*args: Any, **kwargs: Any) -> Any:
+            result = original_collect(*args, **kwargs)
+            self._collect_end = time.perf_counter()
+            return result
+
+        self.collector.collect = collect  # type: ignore[method-assign]
+        test_collector = None
+        test_venv = None
+        if cfg.test_episodes:
+            test_venv = make_train_venv(cfg.replace(n_envs=1, backend="subprocess"), seed=cfg.seed + 10_000)
+            test_collector = Collector(self.algo.policy, test_venv)
+        params = OnPolicyTrainerParams(
+            training_collector=self.collector,
+            test_collector=test_collector,
+            test_step_num_episodes=max(1, cfg.test_episodes),
+            max_epochs=cfg.max_epochs,
+            epoch_num_steps=cfg.steps_per_epoch,
+            collection_step_num_env_steps=cfg.steps_per_update,
+            update_step_num_repetitions=cfg.epochs,
+            batch_size=cfg.minibatch,
+            logger=self.logger,
+            training_fn=self._training_fn,
+            save_checkpoint_fn=self._save_checkpoint,
+            save_best_fn=self._test_best if cfg.test_episodes else None,
+            resume_from_log=self.resume is not None,
+            show_progress=False,
+            verbose=False,
+        )
+        start = time.perf_counter()
+        env_step_before = self.counters["env_step"]
+        try:
+            self.algo.run_training(params)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            payload = self.payload("interrupted")
+            folder = checkpoint_dir(self.log_dir)
+            save_checkpoint(payload, folder / "interrupted.pt")
+            self.last_path = save_checkpoint(payload, folder / "last.pt")
+            (self.log_dir / "history.json").write_text(json.dumps(self.history))
+            print(f"\nInterrupted: saved {self.last_path} (env step {self.counters['env_step']}); resume from it.")
+        finally:
+            wall = time.perf_counter() - start
+            if self._bar is not None:
+                self._bar.close()
+            if self.live_plot is not None:
+                self.live_plot.update(self.history, force=True)
+            self.close(test_venv)
+        steps = self.counters["env_step"] - env_step_before
+        collect_s = self.collector.collect_s
+        timing = {
+            "wall_s": wall,
+            "collect_s": collect_s,
+            "update_s": self._update_s,
+            "steps": steps,
+            "steps_per_s": steps / wall if wall else 0.0,
+        }
+        return TrainResult(
+            self.log_dir, self.last_path, self.best_path, self.history, dict(self.counters), self.interrupted, timing
+        )
+
+    def close(self, *extra: Any) -> None:
+        for venv in (self.venv, *extra):
+            if venv is not None:
+                with contextlib.suppress(Exception):
+                    venv.close()
+        if getattr(self, "writer", None) is not None:
+            self.writer.close()
+
+
+def train(
+    config: PPOConfig,
+    resume: str | Path | None = None,
+    live_plot: Any = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    par_lap_frames: float | None = None,
+) -> TrainResult:
+    """Train PPO with ``config``; see :class:`Trainer`.
+
+    Args:
+        resume: a checkpoint (or run folder) to continue from: the network, optimizer, LR
+            schedule, step counters and history come back, and training goes on to
+            ``config.total_steps``.
+        live_plot: a :class:`~kart_helpers.train.live.LivePlot`, ``"auto"`` (a new one), or None.
+        callbacks: functions called with the trainer after every update.
+    """
+    if live_plot == "auto":
+        from kart_helpers.train.live import LivePlot
+
+        live_plot = LivePlot(f"PPO on {config.game} ({config.state})", par_lap_frames)
+    return Trainer(config, resume, live_plot, callbacks, progress, par_lap_frames).run()
+
+
+def load_policy(path: str | Path, device: str = "cpu") -> tuple[DiscreteActorPolicy, PPOConfig, dict[str, Any]]:
+    """A policy for inference from a checkpoint (``best.pt``, ``last.pt``, ``epoch_*.pt`` or a run folder).
+
+    Returns the policy (in eval mode), the run's config and the checkpoint dict.
+    """
+    import gymnasium as gym
+
+    ckpt = load_checkpoint(path)
+    try:
+        config = PPOConfig.from_dict(dict(ckpt["config"]))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{ckpt['path']}: its config does not fit this version of PPOConfig: {err}") from err
+    config = config.replace(device=device)
+    space = gym.spaces.Discrete(int(ckpt["n_actions"]))
+    policy = build_policy(config, ckpt["obs_shape"], space)
+    load_into(policy, ckpt["policy"], "policy", ckpt["path"])
+    policy.eval()
+    return policy, config, ckpt

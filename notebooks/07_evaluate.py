@@ -1,0 +1,190 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Evaluate: race the agent against the expert
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/kart-rl/kart-rl-course/blob/main/notebooks/07_evaluate.ipynb)
+#
+# **Learning goals**
+# - Load a checkpoint and race it, deterministically and with sampled actions.
+# - Watch the race, with its speed and reward components beside it.
+# - Time each lap from RAM and compare it with the scripted expert's par.
+# - Find where the agent loses time, from its RAM traces next to the expert's.
+# - Compare several checkpoints of one run in a table and a plot.
+#
+# **Prerequisites:** [06 · Train PPO](06_train_ppo.ipynb). This notebook uses its run if there is
+# one, and trains a tiny one if not.
+
+# %%
+# Setup: in Colab, install the course package (it ships its integrations and the practice ROM).
+# Locally, `make course` has already installed it, so this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/kart-rl/kart-rl-course"],
+        check=True,
+    )
+
+# %% [markdown]
+# ## 1. Find a checkpoint
+#
+# We take the full run of notebook 06 if you made one (`runs/06_ppo`), else its smoke run
+# (`runs/06_smoke`). With neither, we train a tiny agent here, which only shows the tools:
+# it cannot drive yet.
+
+# %%
+from kart_helpers.evaluate import checkpoint_for, find_run
+from kart_helpers.roms import rom_status
+from kart_helpers.smoke import steps
+from kart_helpers.train import cpu_profile, train
+
+print(rom_status().message)
+run = find_run("runs/06_ppo", "runs/06_smoke")
+if run is None:
+    tiny = cpu_profile(game=rom_status().game, total_steps=1_024, epoch_steps=512, log_dir="runs/07_tiny")
+    run = train(tiny, progress=False).log_dir
+checkpoint = checkpoint_for(run)
+print("evaluating", checkpoint)
+
+# %% [markdown]
+# ## 2. A deterministic race, and its video
+#
+# `evaluate_checkpoint` drives one episode with the policy's most likely action at every step.
+# Then it replays the same button presses frame by frame on the bare emulator, which gives the
+# RAM of every frame, the screens for the video, and what each reward component paid.
+
+# %%
+from kart_helpers.evaluate import evaluate_checkpoint
+
+MAX_FRAMES = steps(full=7200, smoke=1200)
+evaluation = evaluate_checkpoint(checkpoint, deterministic=True, max_frames=MAX_FRAMES)
+agent = evaluation.best
+print({k: v for k, v in agent.summary(evaluation.par).items()})
+
+# %% [markdown]
+# The video plays the race at a quarter of the frames (15 per second of a 60-frame second, so
+# at real speed). Beside it: the speed (the dotted line is top speed on road, 900) with a green
+# line at each lap's end, and the reward each component paid so far.
+
+# %%
+from kart_helpers.evaluate import plot_rollout, video_beside, write_video
+
+video = write_video(agent.screens, "runs/07_video/agent.mp4", fps=15)
+fig = plot_rollout(agent, "the agent's race")
+video_beside(video, fig)
+
+# %% [markdown]
+# ## 3. Lap times against par
+#
+# A lap ends on the frame the `laps` counter goes up; its time is the race clock
+# (`current_frame`) then, minus the clock at the previous lap's end. The expert is the scripted
+# driver of `kart_helpers.expert`; its five laps are the par time.
+
+# %%
+from IPython.display import Markdown
+
+from kart_helpers.evaluate import expert_drive, lap_table
+
+expert_trace, expert_clock = expert_drive(evaluation.config.state)
+print(f"par: {expert_clock.race_frames} frames = {expert_clock.race_frames / 60:.2f} s")
+Markdown(lap_table(agent, expert_clock))
+
+# %% [markdown]
+# ## 4. Where the agent loses time
+#
+# Put the agent's RAM next to the expert's. The speed shows where it brakes, scrubs speed in a
+# bend or hits a wall; the lap counter shows how far behind it falls; `surface` shows off-road
+# (0x54 = 84) and wall contact (0x80 = 128).
+
+# %%
+from kart_helpers.evaluate import plot_traces
+
+plot_traces(agent.trace, expert_trace, names=("speed", "laps", "surface"));
+
+# %% [markdown]
+# The reward components say the same in numbers: where the agent paid penalties the expert did
+# not, it lost time.
+
+# %%
+from kart_helpers.rewards import run_python, summarize
+
+print("agent:\n", summarize(agent.run), sep="")
+print("\nexpert:\n", summarize(run_python(expert_trace)), sep="")
+
+# %% [markdown]
+# ## 5. Sampled actions, and several checkpoints
+#
+# In training, the agent *samples* its actions. Evaluated with sampling it often drives worse
+# than with its most likely action, and it varies from race to race. And a run's checkpoints
+# show how the driving improved epoch by epoch.
+
+# %%
+from IPython.display import display
+
+from kart_helpers.evaluate import compare, plot_comparison
+from kart_helpers.train.checkpoints import list_checkpoints
+
+epochs = list_checkpoints(run)
+picks = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]}) if epochs else []
+evaluations = [evaluate_checkpoint(p, max_frames=MAX_FRAMES, video=False) for p in picks]
+stochastic = evaluate_checkpoint(checkpoint, deterministic=False, max_frames=MAX_FRAMES, video=False)
+labels = [p.stem for p in picks] + [f"{checkpoint.stem} (sampled)"]
+display(Markdown(compare([*evaluations, stochastic], labels)))
+plot_comparison([*evaluations, stochastic], labels, par=expert_clock);
+
+# %% [markdown]
+# ## Exercise
+#
+# The mean speed says a lot about a driver. Compute the agent's and the expert's mean `speed`
+# over their races from the RAM traces (`trace.column(name)` gives one variable per frame).
+
+# %%
+agent_mean_speed = agent.trace.column("speed").mean()  # edit me
+expert_mean_speed = expert_trace.column("speed").mean()  # edit me
+
+assert abs(agent_mean_speed - agent.trace.column("speed").mean()) < 1e-6, "use agent.trace.column('speed')"
+assert abs(expert_mean_speed - expert_trace.column("speed").mean()) < 1e-6, "use expert_trace.column('speed')"
+print(f"Correct: the agent averages {agent_mean_speed:.0f}, the expert {expert_mean_speed:.0f} (top speed 900).")
+
+# %% [markdown]
+# ## 6. The path to the real game
+#
+# Everything here runs unchanged on Super Mario Kart, because Practice Kart keeps its race state
+# at the same RAM addresses:
+# 1. Import your ROM: [01 · Import a ROM](01_import_rom.ipynb) (`kart_helpers.roms.import_rom`).
+# 2. Make its start state on the Mario Circuit 1 grid: [03 · Start states](03_start_state.ipynb).
+# 3. Train with the same command, naming the game and your state:
+#
+#    ```
+#    python -m kart_helpers.train --game MarioKart-Snes --state MarioCircuit1 --total-steps 2000000 --log-dir runs/smk
+#    ```
+#
+#    Ten times the steps is a fair start: the real tracks are longer and busier than Practice Kart's.
+# 4. Evaluate it here with `evaluate_checkpoint("runs/smk")`. There is no scripted expert for the
+#    real game; compare with the records instead (Mario Circuit 1: about 56 s for five laps).
+#
+# ## What you learned
+# - A rollout drives with the policy, then replays the presses frame by frame for RAM, video
+#   and reward components.
+# - Lap times come from RAM (`laps`, `current_frame`), and par from the scripted expert.
+# - RAM traces side by side show where the agent loses time.
+# - Deterministic and sampled evaluations differ; checkpoints compare in one table.
+#
+# ## Next
+# Train longer (`python -m kart_helpers.train`), try the hard track (`--state Level2`), or take
+# the path to the real game above.

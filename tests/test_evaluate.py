@@ -1,0 +1,70 @@
+"""kart_helpers.evaluate: lap times from RAM, rollouts of a checkpoint, videos and comparisons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kart_helpers.evaluate import (
+    PAR_FRAMES,
+    compare,
+    evaluate_checkpoint,
+    expert_drive,
+    lap_table,
+    plot_comparison,
+    plot_rollout,
+    plot_traces,
+    write_video,
+)
+from kart_helpers.train import PPOConfig, train
+from kart_helpers.train.envs import LapClock, lap_times
+
+
+def test_lap_clock_counts_each_lap_once():
+    clock = LapClock()
+    readings = [(127, 0), (128, 10), (129, 700), (128, 710), (129, 720), (130, 1400)]  # back over the line and on
+    completed = [clock.update(laps, frame) for laps, frame in readings]
+    assert completed == [False, False, True, False, False, True]
+    assert clock.start == 10 and clock.ends == [700, 1400] and clock.lap_frames == [690, 700]
+    assert clock.race_frames is None
+
+
+def test_expert_drive_lap_times_match_par():
+    trace, clock = expert_drive("Level1")
+    assert clock.laps == 5
+    assert clock.race_frames == PAR_FRAMES["Level1"] == 3868
+    assert sum(clock.lap_frames) == clock.race_frames - clock.start
+    assert min(clock.lap_frames) == 756  # the README's best lap
+    again = lap_times(trace.column("laps"), trace.column("current_frame"))
+    assert again.ends == clock.ends
+    assert "| **race** | **64.47** |" in lap_table(clock, clock)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval")
+    config = PPOConfig(n_envs=1, backend="subprocess", rollout=64, minibatch=64, epochs=1, epoch_steps=64,
+                       total_steps=64, log_dir=str(folder / "run"))  # fmt: skip
+    return train(config, progress=False).last
+
+
+def test_rollouts_of_a_checkpoint_return_lap_data(checkpoint, tmp_path):
+    det = evaluate_checkpoint(checkpoint, episodes=1, deterministic=True, max_frames=400)
+    sto = evaluate_checkpoint(checkpoint, episodes=2, deterministic=False, max_frames=400, video=False, seed=3)
+    ro = det.rollouts[0]
+    assert ro.end == "time limit" and 396 <= len(ro.trace) - ro.noops <= 400
+    assert ro.laps.laps == 0 and ro.race_frames is None
+    # The frame-by-frame replay pays what the pipeline paid (the no-op wait is not paid by the pipeline).
+    assert ro.run.total - ro.run.rewards[: ro.noops].sum() == pytest.approx(ro.returns, abs=1e-3)
+    assert ro.screens and ro.screens[0].shape == (224, 256, 3)
+    assert len(sto.rollouts) == 2 and not sto.rollouts[0].deterministic
+    summary = det.summary()
+    assert summary["laps"] == 0 and summary["par_frames"] == 3868
+    assert "| checkpoint |" in compare([det, sto], ["deterministic", "stochastic"])
+    plot_comparison([det, sto], ["det", "sto"])
+    plot_rollout(ro)
+    plot_traces(ro.trace, ro.trace)
+    mp4 = write_video(ro.screens[:20], tmp_path / "clip.mp4")
+    gif = write_video(ro.screens[:5], tmp_path / "clip.gif")
+    assert mp4.stat().st_size > 1000 and gif.read_bytes()[:3] == b"GIF"
+    assert np.isfinite(ro.returns)

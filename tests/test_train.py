@@ -1,0 +1,222 @@
+"""kart_helpers.train: config, network, a tiny PPO run, checkpoints, resume, interrupts, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kart_helpers.train import CheckpointError, PPOConfig, Trainer, cpu_profile, field_docs, gpu_profile, train
+from kart_helpers.train.checkpoints import FORMAT, load_checkpoint
+from kart_helpers.train.network import POLICY_GAIN, VALUE_GAIN, build_actor_critic
+from kart_helpers.train.trainer import load_policy
+
+TINY = {"n_envs": 1, "backend": "subprocess", "rollout": 64, "minibatch": 32, "epochs": 2, "epoch_steps": 64}
+
+
+def tiny(tmp_path, **changes) -> PPOConfig:
+    return PPOConfig(**{**TINY, "total_steps": 128, "log_dir": str(tmp_path / "run"), **changes})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny training run: 2 epochs of 64 steps with 1 env."""
+    config = tiny(tmp_path_factory.mktemp("ppo"))
+    return config, train(config, progress=False)
+
+
+# --- config ------------------------------------------------------------------------------------
+
+
+def test_every_config_field_has_a_docstring():
+    docs = field_docs()
+    missing = [f.name for f in dataclasses.fields(PPOConfig) if not docs.get(f.name)]
+    assert not missing, f"fields without a docstring: {missing}"
+
+
+def test_config_defaults_and_profiles():
+    c = PPOConfig()
+    assert (c.lr, c.gamma, c.gae_lambda, c.clip, c.vf_coef, c.ent_coef, c.max_grad_norm) == (
+        2.5e-4, 0.99, 0.95, 0.1, 0.25, 0.01, 0.5
+    )  # fmt: skip
+    assert c.lr_decay and not c.value_clip and c.advantage_normalization and c.device == "auto"
+    pipe = c.replace(frame_skip=2, frame_stack=3, max_episode_frames=600).pipeline()
+    assert (pipe.frame_skip, pipe.frame_stack, pipe.max_episode_frames) == (2, 3, 600)
+    assert cpu_profile().device == "cpu" and gpu_profile().n_envs > cpu_profile().n_envs
+    assert PPOConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ValueError, match="unknown PPOConfig field"):
+        PPOConfig.from_dict({"learning_rate": 1.0})
+    with pytest.raises(ValueError, match="actions"):
+        PPOConfig(actions="everything")
+
+
+# --- network -----------------------------------------------------------------------------------
+
+
+def test_network_shapes_and_init_gains():
+    actor, critic = build_actor_critic((4, 84, 84), 4)
+    obs = np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
+    logits, _ = actor(obs)
+    assert logits.shape == (3, 4)
+    assert critic(obs).shape == (3, 1)
+    assert actor.preprocess is critic.preprocess  # one trunk, shared weights
+    w_pi = [m for m in actor.last.modules() if isinstance(m, torch.nn.Linear)][-1].weight
+    w_v = [m for m in critic.last.modules() if isinstance(m, torch.nn.Linear)][-1].weight
+    # Orthogonal rows with gain g: W W^T = g^2 I.
+    assert torch.allclose(w_pi @ w_pi.T, POLICY_GAIN**2 * torch.eye(4), atol=1e-6)
+    assert math.isclose(float(w_v.detach().norm()), VALUE_GAIN, rel_tol=1e-5)
+    assert float(logits.detach().abs().max()) < 0.5  # a near-uniform policy at the start
+
+
+def test_shared_trunk_forward_gives_the_same_gradients():
+    obs = np.random.default_rng(1).integers(0, 256, (8, 4, 84, 84), dtype=np.uint8)
+    grads = []
+    for share in (False, True):
+        torch.manual_seed(0)
+        actor, critic = build_actor_critic((4, 84, 84), 4, share_forward=share)
+        loss = actor(obs)[0].logsumexp(-1).sum() + critic(obs).pow(2).sum()
+        loss.backward()
+        grads.append(actor.preprocess.convs[0].weight.grad.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+# --- training and checkpoints ----------------------------------------------------------------
+
+
+def test_tiny_training_run_writes_checkpoints(run):
+    _config, result = run
+    assert not result.interrupted
+    assert result.counters["env_step"] == 128 and result.counters["epoch"] == 2
+    updates = [h for h in result.history if h["kind"] == "update"]
+    assert len(updates) == 2 and all(math.isfinite(u["loss"]) for u in updates)
+    folder = result.log_dir / "checkpoints"
+    assert (folder / "epoch_0001.pt").is_file() and (folder / "epoch_0002.pt").is_file()
+    assert result.last == folder / "last.pt"
+    assert list((result.log_dir / "tb").glob("events.out.tfevents.*"))
+
+
+def test_checkpoint_loads_with_weights_only(run):
+    _, result = run
+    data = torch.load(result.last, weights_only=True)
+    assert data["format"] == FORMAT and "_optimizers" in data["algorithm"]
+    assert data["counters"]["env_step"] == 128
+
+
+def test_resume_restores_everything_exactly(run, tmp_path):
+    config, result = run
+    saved = load_checkpoint(result.last)
+    trainer = Trainer(config.replace(total_steps=256, log_dir=str(tmp_path / "resumed")), resume=result.last)
+    trainer.setup()
+    try:
+        state = trainer.algo.state_dict()
+        for key, value in saved["algorithm"].items():
+            if key == "_optimizers":
+                continue
+            assert torch.equal(state[key], value), key
+        for got, want in zip(state["_optimizers"], saved["algorithm"]["_optimizers"], strict=True):
+            assert got["param_groups"][0]["lr"] == want["param_groups"][0]["lr"]
+            for k, s in want["state"].items():
+                assert all(torch.equal(got["state"][k][n], s[n]) for n in s)
+        assert trainer.algo.lr_schedulers[0].last_epoch == saved["schedulers"][0]["last_epoch"] == 2
+        assert trainer.counters == saved["counters"]
+    finally:
+        trainer.close()
+    more = train(config.replace(total_steps=256, log_dir=str(tmp_path / "resumed")), resume=result.last, progress=False)
+    assert more.counters["env_step"] == 256 and more.counters["epoch"] == 4  # continued, not restarted
+    assert more.counters["update_step"] == 4
+
+
+def test_saved_policy_gives_identical_actions(run):
+    config, result = run
+    policy, loaded_config, _ = load_policy(result.last)
+    assert loaded_config.actions == config.actions
+    data = load_checkpoint(result.last)
+    trainer_policy, _, _ = load_policy(result.last)
+    trainer_policy.load_state_dict(data["policy"])
+    obs = np.random.default_rng(2).integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    with torch.no_grad():
+        logits_a = policy.actor(obs[None])[0]
+        logits_b = trainer_policy.actor(obs[None])[0]
+        assert torch.equal(logits_a, logits_b)
+        assert policy.compute_action(obs) == trainer_policy.compute_action(obs)
+
+
+def test_bad_checkpoints_give_clear_errors(run, tmp_path):
+    _, result = run
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(CheckpointError, match=r"without checkpoints/last\.pt"):
+        load_checkpoint(tmp_path)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"this is not a checkpoint" * 10)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(garbage)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(result.last.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(truncated)
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"format": FORMAT, "obj": unsafe}, unsafe)  # a PosixPath: not a plain value
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(unsafe)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(CheckpointError, match="not a kart-ppo"):
+        load_checkpoint(foreign)
+
+
+def test_incompatible_resume_is_refused(run, tmp_path):
+    config, result = run
+    other = config.replace(actions="driving", log_dir=str(tmp_path / "other"))
+    with pytest.raises(CheckpointError, match="actions"):
+        Trainer(other, resume=result.last).setup()
+
+
+def test_keyboard_interrupt_leaves_a_usable_checkpoint(tmp_path):
+    calls = []
+
+    def interrupt(trainer):
+        calls.append(trainer.counters["env_step"])
+        if len(calls) == 2:  # after the first update
+            raise KeyboardInterrupt
+
+    result = train(tiny(tmp_path, total_steps=512), callbacks=[interrupt], progress=False)
+    assert result.interrupted
+    data = load_checkpoint(result.last)
+    assert data["reason"] == "interrupted" and data["counters"]["env_step"] == 64
+    assert (result.log_dir / "checkpoints" / "interrupted.pt").is_file()
+    policy, _, _ = load_policy(result.last)
+    assert policy.compute_action(np.zeros((4, 84, 84), np.uint8)) in range(4)
+
+
+def test_cli_runs_a_few_hundred_steps(tmp_path, capsys):
+    from kart_helpers.train.__main__ import main
+
+    log_dir = tmp_path / "cli"
+    args = ["--game", "PracticeKart-Snes", "--n-envs", "1", "--backend", "subprocess", "--rollout", "64"]
+    args += ["--minibatch", "64", "--epochs", "1", "--epoch-steps", "128", "--total-steps", "256"]
+    args += ["--no-lr-decay", "--log-dir", str(log_dir), "--quiet"]
+    assert main(args) == 0
+    assert "done: 256 steps" in capsys.readouterr().out
+    assert (log_dir / "checkpoints" / "epoch_0002.pt").is_file() and (log_dir / "curves.png").is_file()
+    assert load_checkpoint(log_dir)["config"]["lr_decay"] is False
+
+
+def test_stalled_episodes_are_truncated():
+    from kart_helpers.train.envs import TrainEnvFactory
+    from kart_helpers.wrappers import PipelineConfig
+
+    env = TrainEnvFactory(PipelineConfig(max_noops=0), stall_frames=300, reward_scale=0.5)()
+    try:
+        env.reset(seed=0)
+        for _ in range(1800):
+            _, _reward, terminated, truncated, info = env.step(1)  # B+LEFT forever: circles, then stalls
+            if terminated or truncated:
+                break
+        assert truncated and not terminated and info["ep_frames"] < 2000
+        assert info["race_laps"] == 0 and list(info["lap_ends"]) == [0] * 5
+    finally:
+        env.close()
