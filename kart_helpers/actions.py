@@ -201,6 +201,7 @@ def action_modes(env: Any) -> list[ActionMode]:
 
 def print_action_modes(env: Any, combos: Sequence[str] = ORIGINAL_ACTIONS) -> None:
     """Print stable-retro's action modes for ``env``, and the driving set ``combos`` beside them."""
+
     def show(name: str, space: str, count: int, notes: str) -> None:
         print(f"{name:<30} {space:<30} {count:>5} different presses")
         print(textwrap.fill(notes, 100, initial_indent="    ", subsequent_indent="    "))
