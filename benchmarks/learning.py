@@ -22,6 +22,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -33,27 +34,95 @@ PAR_LAP = {"Level1": 756, "Level2": 1015}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def finished_run(log_dir: Path) -> tuple[SimpleNamespace, float]:
+    """What ``train`` returned, rebuilt from a finished run's folder (for ``--evaluate-only``)."""
+    from kart_helpers.train.checkpoints import load_checkpoint
+
+    history = json.loads((log_dir / "history.json").read_text())
+    episodes = [h for h in history if h.get("kind") == "episode"]
+    counters = load_checkpoint(log_dir / "checkpoints" / "last.pt")["counters"]
+    wall = episodes[-1]["wall_s"] if episodes else 0.0
+    best, last = log_dir / "checkpoints" / "best.pt", log_dir / "checkpoints" / "last.pt"
+    nan = float("nan")
+    timing = {"steps_per_s": counters["env_step"] / max(wall, 1e-9), "collect_s": nan, "update_s": nan}
+    result = SimpleNamespace(history=history, episodes=episodes, counters=counters, timing=timing,
+                             best=best if best.exists() else None, last=last)  # fmt: skip
+    return result, wall
+
+
+def table_row(r: dict) -> str:
+    """One row of ``learning.md`` from a results JSON."""
+    evals = r.get("evaluation", {})
+    greedy = max((e["laps"] for k, e in evals.items() if k.endswith("greedy") and isinstance(e, dict)), default=0)
+    sampled = max((e["laps"] for k, e in evals.items() if k.endswith("sampled") and isinstance(e, dict)), default=0)
+    first = f"{r['first_finish_wall_s'] / 60:.1f}" if r.get("first_finish_wall_s") else "none"
+    best = r.get("best_race_frames")
+    ratio = f"{r['best_vs_par']:.2f}" if best else "–"
+    return (
+        f"| {r['state']} | {r['seed']} | {r['train_wall_s'] / 60:.1f} | {r['env_steps']:,} | {r['steps_per_s']:.0f} "
+        f"| {r['max_laps']} | {first} | {greedy} / {sampled} | {best or '–'} | {r['par_frames']} | {ratio} |"
+    )
+
+
+def write_table() -> Path:
+    """``results/learning.md``, rebuilt from every ``results/learning_*.json``."""
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("learning_*.json"))]
+    lines = [
+        "# Learning benchmark: PPO on Practice Kart (CPU)",
+        "",
+        "`python benchmarks/learning.py --state LevelN --seed K`: `cpu_profile()` settings, 30 minutes of training",
+        "on 2 cores; then the best and last checkpoints race from the grid (1 greedy race, 3 sampled races each).",
+        "Laps in training count episodes that started on the grid only. Race and par times are frames (60 per s).",
+        "",
+        "| track | seed | train min | env steps | steps/s | max laps in training | first 5-lap finish (min) "
+        "| laps after training (greedy / sampled) | best race (frames) | par | ÷ par |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *(table_row(r) for r in sorted(rows, key=lambda r: (r["state"], r["seed"]))),
+    ]
+    path = RESULTS / "learning.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--state", default="Level1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--total-steps", type=int, default=200_000, help="LR decays to 0 over this many steps")
+    parser.add_argument("--total-steps", type=int, default=400_000, help="LR decays to 0 over this many steps")
+    parser.add_argument(
+        "--spread-starts", type=int, default=None, help="snapshots along lap 1 to start from (default: the profile's)"
+    )
+    parser.add_argument("--view-width", type=int, default=None, help="columns the agent sees (default: the profile's)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other PPOConfig changes")
     parser.add_argument("--log-dir", default=None)
+    parser.add_argument("--evaluate-only", action="store_true", help="skip training: evaluate the run in --log-dir")
+    parser.add_argument("--name", default=None, help="results file stem (default learning_<state>_seed<k>)")
     args = parser.parse_args()
-    name = f"learning_{args.state}_seed{args.seed}"
+    name = args.name or f"learning_{args.state}_seed{args.seed}"
     log_dir = args.log_dir or f"runs/bench_{args.state}_seed{args.seed}"
     config = cpu_profile(state=args.state, seed=args.seed, total_steps=args.total_steps, log_dir=log_dir)
+    if args.spread_starts is not None:
+        config = config.replace(spread_starts=args.spread_starts)
+    if args.view_width is not None:
+        config = config.replace(view_width=args.view_width)
+    for change in args.set:
+        key, value = change.split("=", 1)
+        config = config.replace(**{key: json.loads(value)})
     deadline = time.monotonic() + args.minutes * 60
 
     def stop_when_time_is_up(trainer) -> None:
         if time.monotonic() > deadline:
             raise KeyboardInterrupt  # the trainer saves last.pt, as on Ctrl-C
 
-    start = time.monotonic()
-    result = train(config, callbacks=[stop_when_time_is_up], progress=False, par_lap_frames=PAR_LAP[args.state])
-    wall = time.monotonic() - start
+    if args.evaluate_only:
+        result, wall = finished_run(Path(log_dir))
+    else:
+        start = time.monotonic()
+        result = train(config, callbacks=[stop_when_time_is_up], progress=False, par_lap_frames=PAR_LAP[args.state])
+        wall = time.monotonic() - start
     episodes = result.episodes
+    races = [e for e in episodes if e.get("grid_start", True)]  # laps count only from the grid
     finishes = [e for e in episodes if e["race_frames"] is not None]
     first = finishes[0] if finishes else None
     best_train = min((e["race_frames"] for e in finishes), default=None)
@@ -68,21 +137,29 @@ def main() -> None:
         "collect_share": round(result.timing["collect_s"] / max(wall, 1e-9), 3),
         "update_share": round(result.timing["update_s"] / max(wall, 1e-9), 3),
         "episodes": len(episodes),
-        "max_laps": max((e["laps"] for e in episodes), default=0),
+        "grid_episodes": len(races),
+        "max_laps": max((e["laps"] for e in races), default=0),
         "first_finish_wall_s": first["wall_s"] if first else None,
         "first_finish_env_step": first["env_step"] if first else None,
         "best_training_race_frames": best_train,
         "par_frames": PAR[args.state],
-        "curve": [{k: e[k] for k in ("env_step", "wall_s", "return", "laps", "race_frames")} for e in episodes],
+        "curve": [
+            {k: e.get(k, True) for k in ("env_step", "wall_s", "return", "laps", "race_frames", "grid_start")}
+            for e in episodes
+        ],
     }
     evaluations = {}
     try:
         from kart_helpers.evaluate import evaluate_checkpoint
 
         for label, path in (("best", result.best), ("last", result.last)):
-            if path is not None:
-                ev = evaluate_checkpoint(path, episodes=1, deterministic=True, video=False)
-                evaluations[label] = ev.summary()
+            if path is None:
+                continue
+            # The greedy policy, and 3 sampled races (a policy that still hesitates between two
+            # actions can race better sampled than greedy).
+            for mode, episodes in (("greedy", 1), ("sampled", 3)):
+                ev = evaluate_checkpoint(path, episodes=episodes, deterministic=mode == "greedy", video=False)
+                evaluations[f"{label} {mode}"] = ev.summary()
     except Exception as err:
         evaluations["error"] = f"{type(err).__name__}: {err}"
     summary["evaluation"] = evaluations
@@ -98,22 +175,7 @@ def main() -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
     fig = plot_history(result.history, f"PPO on Practice Kart {args.state}, seed {args.seed}", PAR_LAP[args.state])
     fig.savefig(RESULTS / f"{name}.png", dpi=80)
-    table = RESULTS / "learning.md"
-    if not table.exists():
-        table.write_text(
-            "# Learning benchmark: PPO on Practice Kart (CPU)\n\n"
-            "`python benchmarks/learning.py --state LevelN --seed K --minutes M`; cpu_profile() settings.\n\n"
-            "| track | seed | train min | env steps | steps/s | max laps | first 5-lap finish (min) "
-            "| best race (frames) | par | ÷ par |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n"
-        )
-    ff = f"{first['wall_s'] / 60:.1f}" if first else "none"
-    ratio = f"{summary['best_vs_par']:.2f}" if best else "–"
-    with table.open("a") as out:
-        out.write(
-            f"| {args.state} | {args.seed} | {wall / 60:.1f} | {summary['env_steps']:,} | {summary['steps_per_s']} "
-            f"| {summary['max_laps']} | {ff} | {best or '–'} | {PAR[args.state]} | {ratio} |\n"
-        )
+    write_table()
     print(json.dumps({k: v for k, v in summary.items() if k not in ("curve", "config")}, indent=1))
 
 

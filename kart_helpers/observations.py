@@ -42,9 +42,12 @@ VIEW_ROWS = (16, 112)
 """Rows 16-111: the race view, top-down and centred on the kart. Rows 112-223 are the map."""
 
 
-def crop(frame: np.ndarray, top: int = VIEW_ROWS[0], bottom: int = VIEW_ROWS[1]) -> np.ndarray:
-    """Rows ``top`` to ``bottom - 1`` of ``frame`` (H x W [x C]); a view, no copy."""
-    return frame[top:bottom]
+def crop(
+    frame: np.ndarray, top: int = VIEW_ROWS[0], bottom: int = VIEW_ROWS[1], left: int = 0, right: int | None = None
+) -> np.ndarray:
+    """Rows ``top`` to ``bottom - 1`` (and columns ``left`` to ``right - 1``) of ``frame`` (H x W [x C]);
+    a view, no copy."""
+    return frame[top:bottom, left:right]
 
 
 def to_grayscale(frame: np.ndarray) -> np.ndarray:
@@ -94,20 +97,32 @@ def _check_uint8_image(env: gym.Env, stage: str) -> tuple[int, ...]:
 
 class Crop(gym.ObservationWrapper):
     """Keep rows ``top`` to ``bottom - 1``: by default the race view, without HUD and map.
+    ``left`` and ``right`` also narrow the columns (default: all).
 
-    Observations: H x W x C -> (bottom - top) x W x C, uint8, a view of the frame below.
+    Observations: H x W x C -> (bottom - top) x (right - left) x C, uint8, a view of the frame below.
     """
 
-    def __init__(self, env: gym.Env, top: int = VIEW_ROWS[0], bottom: int = VIEW_ROWS[1]) -> None:
+    def __init__(
+        self,
+        env: gym.Env,
+        top: int = VIEW_ROWS[0],
+        bottom: int | None = VIEW_ROWS[1],
+        left: int = 0,
+        right: int | None = None,
+    ) -> None:
         super().__init__(env)
         shape = _check_uint8_image(env, "Crop")
+        bottom = shape[0] if bottom is None else bottom
+        right = shape[1] if right is None else right
         if not 0 <= top < bottom <= shape[0]:
             raise ValueError(f"Crop rows [{top}, {bottom}) do not fit a frame of {shape[0]} rows")
-        self.top, self.bottom = top, bottom
-        self.observation_space = _box((bottom - top, *shape[1:]))
+        if not 0 <= left < right <= shape[1]:
+            raise ValueError(f"Crop columns [{left}, {right}) do not fit a frame of {shape[1]} columns")
+        self.top, self.bottom, self.left, self.right = top, bottom, left, right
+        self.observation_space = _box((bottom - top, right - left, *shape[2:]))
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        return crop(observation, self.top, self.bottom)
+        return crop(observation, self.top, self.bottom, self.left, self.right)
 
 
 class Grayscale(gym.ObservationWrapper):

@@ -53,6 +53,9 @@ class PipelineConfig:
     """The button combos of ``Discrete(len(actions))``; see :data:`kart_helpers.actions.ACTION_SETS`."""
     crop_rows: tuple[int, int] | None = VIEW_ROWS
     """Screen rows kept, ``[top, bottom)``: the race view without HUD and map. None keeps all 224."""
+    crop_cols: tuple[int, int] | None = None
+    """Screen columns kept, ``[left, right)``, or None for all 256. Practice Kart keeps the kart in
+    column 128, so ``(64, 192)`` is a window 64 pixels to each side of it."""
     grayscale: bool = True
     """Turn RGB into one luma channel."""
     resize: tuple[int, int] | None = (84, 84)
@@ -83,6 +86,8 @@ class PipelineConfig:
         h, w, c = screen
         if self.crop_rows is not None:
             h = self.crop_rows[1] - self.crop_rows[0]
+        if self.crop_cols is not None:
+            w = self.crop_cols[1] - self.crop_cols[0]
         shape: tuple[int, ...] = (h, w) if self.grayscale else (h, w, c)
         if self.resize is not None:
             shape = (*self.resize, *shape[2:])
@@ -95,8 +100,8 @@ def wrap(env: gym.Env, config: PipelineConfig | None = None) -> gym.Env:
     config = config or PipelineConfig()
     env = NoopStart(env, config.max_noops)
     env = MaxAndSkip(env, config.frame_skip, fast=config.fast_skip)
-    if config.crop_rows is not None:
-        env = Crop(env, *config.crop_rows)
+    if config.crop_rows is not None or config.crop_cols is not None:
+        env = Crop(env, *(config.crop_rows or (0, None)), *(config.crop_cols or (0, None)))
     if config.grayscale:
         env = Grayscale(env)
     if config.resize is not None:
@@ -134,11 +139,12 @@ def wrap_stock(env: gym.Env, config: PipelineConfig | None = None) -> gym.Env:
 
     env = NoopStart(env, config.max_noops)
     env = MaxAndSkipObservation(env, skip=config.frame_skip)
-    if config.crop_rows is not None:
-        top, bottom = config.crop_rows
+    if config.crop_rows is not None or config.crop_cols is not None:
         space = env.observation_space
-        cropped = gym.spaces.Box(0, 255, (bottom - top, *space.shape[1:]), np.uint8)
-        env = TransformObservation(env, lambda obs: crop(obs, top, bottom), cropped)
+        top, bottom = config.crop_rows or (0, space.shape[0])
+        left, right = config.crop_cols or (0, space.shape[1])
+        cropped = gym.spaces.Box(0, 255, (bottom - top, right - left, *space.shape[2:]), np.uint8)
+        env = TransformObservation(env, lambda obs: crop(obs, top, bottom, left, right), cropped)
     if config.grayscale:
         env = GrayscaleObservation(env)
     stock_resize = True

@@ -65,7 +65,14 @@ GAME = status.game
 # - `rollout × n_envs` transitions are collected, then PPO makes `epochs` passes over them.
 # - `clip` keeps each update small: the new policy's action probabilities stay within ±10 % of
 #   the old ones. `ent_coef` pays for keeping options open, so the agent keeps exploring.
-# - `reward_scale` turns a checkpoint's +300 into 3, so the value targets stay near 1.
+# - `return_scaling` divides the value targets by the running spread of the returns. A kart
+#   stuck on a wall earns -10 per frame, so returns run into the tens; without the scaling, the
+#   value head's gradient was about 2000 times the policy's, and the gradient clip
+#   (`max_grad_norm`) left the policy almost nothing to learn from.
+# - `spread_starts` lets half the training episodes start from snapshots along the first lap,
+#   so every bend is practised from the first update on. Evaluation always starts on the grid.
+# - `view_width` keeps 128 columns around the kart before the resize to 84 × 84, so the kart's
+#   heading and the road's edges stay a few pixels wide.
 
 # %%
 from kart_helpers.smoke import smoke_mode, steps
@@ -73,13 +80,14 @@ from kart_helpers.train import cpu_profile, field_docs
 
 config = cpu_profile(
     game=GAME,
-    total_steps=steps(full=200_000, smoke=2_048),
+    total_steps=steps(full=400_000, smoke=2_048),
     max_episode_frames=steps(full=7200, smoke=1600),
     epoch_steps=steps(full=10_240, smoke=1_024),
     log_dir="runs/06_smoke" if smoke_mode() else "runs/06_ppo",
 )
-for name in ("lr", "clip", "ent_coef", "vf_coef", "n_envs", "rollout", "epochs", "minibatch", "total_steps"):
-    print(f"{name:>12} = {getattr(config, name)!s:<10} {field_docs()[name][:80]}")
+for name in ("lr", "clip", "ent_coef", "vf_coef", "return_scaling", "spread_starts", "view_width", "n_envs", "rollout",
+             "epochs", "minibatch", "total_steps"):  # fmt: skip
+    print(f"{name:>14} = {getattr(config, name)!s:<10} {field_docs()[name][:80]}")
 print(f"\nupdate: {config.steps_per_update} transitions; {config.max_epochs} epochs × {config.steps_per_epoch} steps")
 
 # %% [markdown]
@@ -117,7 +125,8 @@ print("\naction probabilities of a fresh network:", probs.numpy().round(3))
 # `train` builds the envs (each emulator in its own process), the network, Tianshou's PPO and its
 # on-policy trainer. While it runs you see a progress bar and a plot that redraws in place:
 # - **episode return**: the reward of each finished episode (dots) and its running mean;
-# - **laps completed**: 5 means the race was finished;
+# - **laps completed**: 5 means the race was finished (episodes that started on the grid only:
+#   the others began mid-lap);
 # - **lap time**: each completed lap, against the expert's mean lap (dashed);
 # - **losses**: the policy (`actor_loss`), value (`vf_loss`) and entropy terms of each update.
 #

@@ -39,12 +39,15 @@ TRACK_BANK = {
 }
 
 # Palette 0: the track (BG1). Palette 1: HUD, map and menus (BG2). OBJ palette 0: the kart.
+# Road and grass differ by at least 40 in grayscale luma (road 137/125, grass 82/65): agents
+# see 84 x 84 grey frames, and with the first palette (road 113, grass 125) the track's edge
+# showed only where a curb ran.
 TRACK_COLORS = [
     (0, 0, 0),
-    (112, 112, 120),
-    (96, 96, 104),
-    (64, 168, 64),
-    (40, 128, 48),
+    (136, 136, 144),
+    (124, 124, 132),
+    (40, 112, 40),
+    (32, 88, 32),
     (184, 72, 56),
     (224, 208, 184),
     (40, 48, 88),

@@ -51,6 +51,9 @@ def test_config_defaults_and_profiles():
         PPOConfig.from_dict({"learning_rate": 1.0})
     with pytest.raises(ValueError, match="actions"):
         PPOConfig(actions="everything")
+    assert c.replace(view_width=256).pipeline().crop_cols is None and c.pipeline().crop_cols == (64, 192)
+    with pytest.raises(ValueError, match="view_width"):
+        PPOConfig(view_width=300)
 
 
 # --- network -----------------------------------------------------------------------------------
@@ -220,3 +223,31 @@ def test_stalled_episodes_are_truncated():
         assert info["race_laps"] == 0 and list(info["lap_ends"]) == [0] * 5
     finally:
         env.close()
+
+
+def test_spread_starts_begin_along_the_track_and_pay_nothing_for_the_jump():
+    from kart_helpers.train.envs import TrainEnvFactory
+    from kart_helpers.wrappers import PipelineConfig
+
+    factory = TrainEnvFactory(PipelineConfig(max_noops=0), spread_starts=6, grid_start_prob=0.0, seed=3)
+    env = factory()
+    try:
+        places = set()
+        for _ in range(6):
+            _, info = env.reset()
+            assert info["start_index"] >= 0 and info["grid_start"] is False
+            places.add((info["x"], info["y"]))
+            _, reward, _, _, info = env.step(0)  # B: one step on from the snapshot
+            # The lap counter jumps from 0 to 128 at the reset: set-up, not 16 checkpoints of pay.
+            assert reward < 2 * 300 and info["ep_return"] < 2 * 300
+        assert len(places) >= 3, f"the starts should spread along the track, got {places}"
+    finally:
+        env.close()
+    grid = TrainEnvFactory(PipelineConfig(max_noops=0), spread_starts=2, grid_start_prob=1.0, seed=0)()
+    try:
+        for _ in range(2):
+            _, info = grid.reset()
+            assert info["start_index"] == -1 and info["grid_start"] is True
+            assert info["laps"] == 127  # on the grid, before the line
+    finally:
+        grid.close()

@@ -166,6 +166,17 @@ def test_stage_wrappers_shapes_dtypes_and_values():
     assert Grayscale(Crop(ScreenEnv())).observation_space.shape == (96, 256)
     with pytest.raises(ValueError, match="do not fit"):
         Crop(ScreenEnv(), 100, 300)
+    with pytest.raises(ValueError, match="columns"):
+        Crop(ScreenEnv(), left=200, right=100)
+
+
+def test_crop_columns_keep_a_window_around_the_kart():
+    frame = np.arange(224 * 256, dtype=np.int64).reshape(224, 256) % 251
+    frame = np.repeat(frame[:, :, None], 3, axis=2).astype(np.uint8)
+    assert np.array_equal(crop(frame, 16, 112, 64, 192), frame[16:112, 64:192])
+    env = Crop(ScreenEnv(), 16, 112, 64, 192)
+    assert env.observation_space.shape == (96, 128, 3)
+    assert env.reset()[0].shape == (96, 128, 3)
 
 
 def test_skip_sums_rewards_and_max_pools_the_last_two_frames():
@@ -255,6 +266,7 @@ def test_full_pipeline_spaces_and_stack():
     [
         {"grayscale": False, "resize": None, "frame_stack": 1},
         {"crop_rows": None, "resize": (64, 48), "frame_stack": 2},
+        {"crop_cols": (64, 192), "resize": None, "frame_stack": 1},
         {"grayscale": False},
     ],
 )

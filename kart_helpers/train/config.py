@@ -30,6 +30,10 @@ class PPOConfig:
     """Start state of every episode: ``Level1`` (Practice Ring, easy) or ``Level2`` (Hairpin Hills, hard)."""
     actions: str = "original"
     """Name of the action set in :data:`kart_helpers.actions.ACTION_SETS` (``original``: 4 combos, ``driving``: 9)."""
+    view_width: int = 128
+    """Columns of the race view the agent sees, centred on the kart (256: the whole width). Before
+    the resize to 84 x 84, 128 columns shrink 1.5x sideways instead of 3x, so the kart's heading and
+    the road's edges stay visible (measured on Practice Ring: see benchmarks/results/learning.md)."""
     frame_skip: int = 4
     """Emulator frames per agent step; the action is held and the rewards summed."""
     frame_stack: int = 4
@@ -39,6 +43,15 @@ class PPOConfig:
     stall_frames: int = 600
     """End (truncate) an episode after this many frames without a new checkpoint (0: never). Without
     it, an agent stuck against a wall collects the same picture until the time limit."""
+    spread_starts: int = 16
+    """Snapshots taken along the first lap that training episodes may start from (0: always the
+    grid). Without them the agent practises the first bend only after it has mastered the
+    straight. See :mod:`kart_helpers.train.starts`; evaluation always starts on the grid."""
+    spread_frames: int = 1100
+    """The snapshots are taken at random frames 0 to this of one drive (1100: a lap of either
+    Practice Kart track, with the start)."""
+    grid_start_prob: float = 0.5
+    """With ``spread_starts``, the share of training episodes that still start on the grid."""
     reward_scale: float = 0.01
     """Rewards are multiplied by this before PPO sees them: a checkpoint (+300) becomes 3, which keeps
     the value targets near 1 and the value loss from swamping the policy loss."""
@@ -65,6 +78,11 @@ class PPOConfig:
     """Weight of the entropy bonus (more exploration when larger)."""
     max_grad_norm: float = 0.5
     """Gradients are rescaled to at most this L2 norm."""
+    return_scaling: bool = True
+    """Divide the value targets by the running standard deviation of the returns (Tianshou's
+    ``return_scaling``), so the value loss stays near 1 whatever the reward's scale. Without it,
+    on Practice Kart the value loss's gradient on the shared trunk was about 2000x the policy
+    loss's, and ``max_grad_norm`` then scaled the policy's share of each update down to almost nothing."""
     advantage_normalization: bool = True
     """Normalize advantages per minibatch to mean 0, std 1."""
 
@@ -77,7 +95,7 @@ class PPOConfig:
     """Passes over each rollout per update (PPO's "epochs"; Tianshou's ``update_step_num_repetitions``)."""
     minibatch: int = 256
     """Transitions per gradient step."""
-    total_steps: int = 200_000
+    total_steps: int = 400_000
     """Agent steps of the whole run, summed over envs."""
     epoch_steps: int = 10_240
     """Agent steps per trainer epoch; a checkpoint is written after each (rounded up to whole rollouts)."""
@@ -107,6 +125,8 @@ class PPOConfig:
         for name in ("frame_skip", "frame_stack", "n_envs", "rollout", "epochs", "minibatch", "total_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 8 <= self.view_width <= 256 or self.view_width % 2:
+            raise ValueError(f"view_width must be an even number of columns from 8 to 256, got {self.view_width}")
         if self.backend == "dummy" and self.n_envs != 1:
             raise ValueError("backend='dummy' runs one env in this process: use n_envs=1 or backend='shmem'")
 
@@ -136,6 +156,7 @@ class PPOConfig:
             game=self.game,
             state=self.state,
             actions=ACTION_SETS[self.actions],
+            crop_cols=None if self.view_width >= 256 else (128 - self.view_width // 2, 128 + self.view_width // 2),
             frame_skip=self.frame_skip,
             frame_stack=self.frame_stack,
             max_episode_frames=self.max_episode_frames,

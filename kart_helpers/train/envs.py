@@ -15,6 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from kart_helpers.train.starts import SpreadStarts, track_snapshots
 from kart_helpers.vector import KartEnvFactory, vector_env_from_factories
 from kart_helpers.wrappers import make_kart_env
 
@@ -86,7 +87,9 @@ class RaceStats(gym.Wrapper):
     Keys added to every ``info`` (also at reset): ``race_laps`` (laps completed),
     ``lap_ends`` (int array of 5: the race clock at each lap's end, 0 where not reached),
     ``race_start`` (clock at the first crossing, -1 before), ``ep_return`` (the episode's
-    *unscaled* return so far) and ``ep_frames`` (emulator frames so far).
+    *unscaled* return so far), ``ep_frames`` (emulator frames so far) and ``grid_start``
+    (False when :class:`~kart_helpers.train.starts.SpreadStarts` began the episode mid-track:
+    its laps are then line crossings, not a race from GO).
     """
 
     def __init__(self, env: gym.Env, reward_scale: float = 1.0, stall_frames: int = 0) -> None:
@@ -98,6 +101,7 @@ class RaceStats(gym.Wrapper):
         self._frames = 0
         self._best_progress = -1
         self._progress_frame = 0
+        self._grid_start = True
 
     def _facts(self, info: dict[str, Any]) -> dict[str, Any]:
         ends = np.zeros(RACE_LAPS, dtype=np.int32)
@@ -109,12 +113,14 @@ class RaceStats(gym.Wrapper):
             "race_start": -1 if self._clock.start is None else self._clock.start,
             "ep_return": self._return,
             "ep_frames": self._frames,
+            "grid_start": self._grid_start,
         }
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         self._clock, self._return, self._frames = LapClock(), 0.0, 0
         self._best_progress, self._progress_frame = -1, 0
+        self._grid_start = int(info.get("start_index", -1)) < 0
         return obs, self._facts(info)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
@@ -137,9 +143,17 @@ class TrainEnvFactory(KartEnvFactory):
 
     reward_scale: float = 1.0
     stall_frames: int = 0
+    spread_starts: int = 0
+    spread_frames: int = 1100
+    grid_start_prob: float = 0.5
 
     def build(self) -> gym.Env:
-        return RaceStats(make_kart_env(self.config), self.reward_scale, self.stall_frames)
+        env = make_kart_env(self.config)
+        if self.spread_starts:
+            cfg = self.config
+            snapshots = track_snapshots(env, cfg.game, cfg.state, self.spread_starts, self.spread_frames, self.seed)
+            env = SpreadStarts(env, snapshots, self.grid_start_prob, seed=self.seed)
+        return RaceStats(env, self.reward_scale, self.stall_frames)
 
 
 def make_train_venv(config: Any, seed: int | None = None) -> Any:
@@ -153,6 +167,9 @@ def make_train_venv(config: Any, seed: int | None = None) -> Any:
             seed=seed + i,
             reward_scale=config.reward_scale,
             stall_frames=config.stall_frames,
+            spread_starts=config.spread_starts,
+            spread_frames=config.spread_frames,
+            grid_start_prob=config.grid_start_prob,
         )
         for i in range(config.n_envs)
     ]

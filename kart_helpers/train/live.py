@@ -56,18 +56,22 @@ def plot_history(
     ax.set_title("episode return (unscaled reward)")
     ax.legend(loc="upper left", fontsize=8)
 
+    # Laps and lap times only from episodes that started on the grid (see train.starts).
+    races = [e for e in eps if e.get("grid_start", True)]
+    spread = len(races) < len(eps)
     ax = axes[0, 1]
-    laps = [e["laps"] for e in eps]
-    ax.plot(x, laps, ".", color="#9b9", ms=5)
-    if eps:
-        ax.plot(x, rolling(laps), color="#2a7d2a", lw=2)
+    laps = [e["laps"] for e in races]
+    rx = [e["env_step"] for e in races]
+    ax.plot(rx, laps, ".", color="#9b9", ms=5)
+    if races:
+        ax.plot(rx, rolling(laps), color="#2a7d2a", lw=2)
     ax.set_ylim(-0.2, 5.4)
     ax.axhline(5, color="black", lw=0.6, ls=":")
-    ax.set_title("laps completed per episode (5 = race finished)")
+    ax.set_title("laps completed per episode" + (" started on the grid" if spread else " (5 = race finished)"))
 
     ax = axes[1, 0]
-    lx = [e["env_step"] for e in eps for _ in e["lap_frames"]]
-    lt = [f / FPS for e in eps for f in e["lap_frames"]]
+    lx = [e["env_step"] for e in races for _ in e["lap_frames"]]
+    lt = [f / FPS for e in races for f in e["lap_frames"]]
     ax.plot(lx, lt, ".", color="#c96", ms=5, label="each lap")
     if par_lap_frames:
         ax.axhline(par_lap_frames / FPS, color="black", ls="--", lw=1, label="expert's lap")
@@ -85,7 +89,11 @@ def plot_history(
         ax.plot(ux, ys, color=color, lw=1.2, label=key if key != "ent_loss" else "entropy")
     if ups:
         ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("losses per update (scaled rewards)")
+        # The first updates' value loss can be 100x the rest; keep the later curves readable.
+        later = [u.get(k) for u in ups[5:] for k in ("loss", "vf_loss", "ent_loss") if u.get(k) is not None]
+        if later and np.all(np.isfinite(later)):
+            ax.set_ylim(min(0.0, min(later)), 1.2 * float(np.percentile(later, 99)) + 1e-6)
+    ax.set_title("losses per update")
     ax.set_xlabel("agent steps")
     for ax in axes.ravel():
         ax.grid(alpha=0.3)

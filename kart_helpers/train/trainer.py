@@ -86,6 +86,7 @@ def build_algorithm(config: PPOConfig, obs_shape: Sequence[int], action_space: A
         eps_clip=config.clip,
         value_clip=config.value_clip,
         advantage_normalization=config.advantage_normalization,
+        return_scaling=config.return_scaling,
         vf_coef=config.vf_coef,
         ent_coef=config.ent_coef,
         max_grad_norm=config.max_grad_norm,
@@ -167,8 +168,8 @@ class TrainResult:
         return [h for h in self.history if h.get("kind") == "episode"]
 
     def first_finish(self) -> dict[str, Any] | None:
-        """The first training episode that finished all 5 laps, or None."""
-        return next((e for e in self.episodes if e["laps"] >= 5), None)
+        """The first training episode that raced all 5 laps from the grid, or None."""
+        return next((e for e in self.episodes if e["race_frames"] is not None), None)
 
 
 # --- the trainer ----------------------------------------------------------------------------
@@ -252,6 +253,9 @@ class Trainer:
         self.best_score = float(ckpt.get("best_score", -math.inf))
         if "rng" in ckpt:
             torch.set_rng_state(ckpt["rng"])
+        if "return_stats" in ckpt:
+            rms = self.algo.ret_rms
+            rms.mean, rms.var, rms.count = (float(v) for v in ckpt["return_stats"])
 
     # -- hooks ------------------------------------------------------------------------------
     def _on_step(self, action_batch: Any, rollout_batch: Any) -> None:
@@ -264,15 +268,19 @@ class Trainer:
             ends = [int(v) for v in np.asarray(info.lap_ends[i])[:laps]]
             start = int(info.race_start[i])
             lap_frames = np.diff([max(start, 0), *ends]).astype(int).tolist() if laps else []
+            grid = bool(info.grid_start[i])
+            if not grid:  # started mid-track: crossings are no lap times, and no race from GO
+                lap_frames = []
             record = {
                 "kind": "episode",
                 "env_step": self.counters["env_step"],
                 "return": float(info.ep_return[i]),
                 "laps": laps,
                 "lap_frames": lap_frames,
-                "race_frames": ends[4] if laps >= 5 else None,
+                "race_frames": ends[4] if laps >= 5 and grid else None,
                 "frames": int(info.ep_frames[i]),
                 "terminated": bool(rollout_batch.terminated[i]),
+                "grid_start": grid,
                 "wall_s": round(time.monotonic() - self._t0 + self._wall_before, 2),
             }
             self.history.append(record)
@@ -330,6 +338,8 @@ class Trainer:
             "history": self.history,
             "best_score": self.best_score if math.isfinite(self.best_score) else -1e30,
             "rng": torch.get_rng_state(),
+            # Tianshou keeps the running return statistics of return_scaling outside state_dict().
+            "return_stats": [float(getattr(self.algo.ret_rms, k)) for k in ("mean", "var", "count")],
         }
 
     def _save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> str:
