@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import time
@@ -48,6 +49,11 @@ def finished_run(log_dir: Path) -> tuple[SimpleNamespace, float]:
     result = SimpleNamespace(history=history, episodes=episodes, counters=counters, timing=timing,
                              best=best if best.exists() else None, last=last)  # fmt: skip
     return result, wall
+
+
+def share(seconds: float, wall: float) -> float | None:
+    """``seconds / wall``, rounded; None when unknown (a run evaluated with ``--evaluate-only``)."""
+    return round(seconds / max(wall, 1e-9), 3) if math.isfinite(seconds) else None
 
 
 def table_row(r: dict) -> str:
@@ -134,8 +140,8 @@ def main() -> None:
         "train_wall_s": round(wall, 1),
         "env_steps": result.counters["env_step"],
         "steps_per_s": round(result.timing["steps_per_s"], 1),
-        "collect_share": round(result.timing["collect_s"] / max(wall, 1e-9), 3),
-        "update_share": round(result.timing["update_s"] / max(wall, 1e-9), 3),
+        "collect_share": share(result.timing["collect_s"], wall),
+        "update_share": share(result.timing["update_s"], wall),
         "episodes": len(episodes),
         "grid_episodes": len(races),
         "max_laps": max((e["laps"] for e in races), default=0),

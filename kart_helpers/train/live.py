@@ -78,7 +78,9 @@ def plot_history(
     if lt:
         ax.legend(loc="upper right", fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no lap completed yet", ha="center", va="center", transform=ax.transAxes, color="gray")
+        ax.text(0.5, 0.75, "no lap completed yet", ha="center", va="center", transform=ax.transAxes, color="gray")
+        if x:
+            ax.set_xlim(0, max(max(x), 1))
     ax.set_title("lap time (s)")
     ax.set_xlabel("agent steps")
 
