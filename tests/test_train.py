@@ -125,6 +125,8 @@ def test_resume_restores_everything_exactly(run, tmp_path):
                 assert all(torch.equal(got["state"][k][n], s[n]) for n in s)
         assert trainer.algo.lr_schedulers[0].last_epoch == saved["schedulers"][0]["last_epoch"] == 2
         assert trainer.counters == saved["counters"]
+        rms = trainer.algo.ret_rms  # return_scaling's running statistics, outside Tianshou's state_dict
+        assert saved["return_stats"][2] > 0 and [rms.mean, rms.var, rms.count] == saved["return_stats"]
     finally:
         trainer.close()
     more = train(config.replace(total_steps=256, log_dir=str(tmp_path / "resumed")), resume=result.last, progress=False)
