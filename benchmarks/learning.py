@@ -97,10 +97,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--total-steps", type=int, default=400_000, help="LR decays to 0 over this many steps")
     parser.add_argument(
-        "--spread-starts", type=int, default=None, help="snapshots along lap 1 to start from (default: the profile's)"
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="PPOConfig changes, e.g. spread_starts=0 view_width=256",
     )
-    parser.add_argument("--view-width", type=int, default=None, help="columns the agent sees (default: the profile's)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other PPOConfig changes")
     parser.add_argument("--log-dir", default=None)
     parser.add_argument("--evaluate-only", action="store_true", help="skip training: evaluate the run in --log-dir")
     parser.add_argument("--name", default=None, help="results file stem (default learning_<state>_seed<k>)")
@@ -108,10 +110,6 @@ def main() -> None:
     name = args.name or f"learning_{args.state}_seed{args.seed}"
     log_dir = args.log_dir or f"runs/bench_{args.state}_seed{args.seed}"
     config = cpu_profile(state=args.state, seed=args.seed, total_steps=args.total_steps, log_dir=log_dir)
-    if args.spread_starts is not None:
-        config = config.replace(spread_starts=args.spread_starts)
-    if args.view_width is not None:
-        config = config.replace(view_width=args.view_width)
     for change in args.set:
         key, value = change.split("=", 1)
         config = config.replace(**{key: json.loads(value)})
