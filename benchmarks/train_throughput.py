@@ -11,7 +11,9 @@ Each runs in a fresh process, one after the other:
 - ``ours``: :func:`kart_helpers.train.train` with :func:`cpu_profile` as shipped:
   ``OMP_WAIT_POLICY=PASSIVE``, torch on 1 thread while collecting, the shared trunk run once
   per minibatch for both heads, shared-memory envs;
-- ``no shared forward``: the same, but the actor and critic each run the trunk;
+- ``ours, bf16 trunk``: the same with ``bf16=True``: the CNN trunk in bfloat16 under
+  ``torch.autocast`` (weights, heads and losses float32), for CPUs with AVX512-BF16 or AMX;
+- ``no shared forward``: the same as ``ours``, but the actor and critic each run the trunk;
 - ``original settings``: the original project's trainer settings on Tianshou 2's plain wiring:
   value clipping on, the actor and critic each running the trunk, OpenMP's default wait policy
   and all torch threads while collecting, pipes (``SubprocVectorEnv``);
@@ -26,6 +28,7 @@ Writes ``benchmarks/results/train_throughput.json`` and ``train_throughput.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -35,17 +38,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ROLLOUT, N_ENVS = 256, 2
 UPDATE_STEPS = ROLLOUT * N_ENVS
 
 VARIANTS = {
     "ours": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": True, "single_thread": True, "value_clip": False,
-             "backend": "shmem"},
+             "backend": "shmem", "bf16": False},
+    "ours, bf16 trunk": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": True, "single_thread": True,
+                         "value_clip": False, "backend": "shmem", "bf16": True},
     "no shared forward": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": False, "single_thread": True,
-                          "value_clip": False, "backend": "shmem"},
+                          "value_clip": False, "backend": "shmem", "bf16": False},
     "original settings": {"env": {"OMP_WAIT_POLICY": "ACTIVE"}, "share": False, "single_thread": False,
-                          "value_clip": True, "backend": "subprocess"},
+                          "value_clip": True, "backend": "subprocess", "bf16": False},
     "SB3": {"env": {}, "sb3": True},
 }  # fmt: skip
 
@@ -56,7 +63,7 @@ from kart_helpers.train import trainer as T
 spec = json.loads(sys.argv[1])
 T._TimedCollector.single_thread = spec["single_thread"]
 steps = spec["steps"] + 1024  # one epoch: no checkpoint is written inside the measurement
-config = cpu_profile(total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"],
+config = cpu_profile(total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"], bf16=spec["bf16"],
                      value_clip=spec["value_clip"], backend=spec["backend"], log_dir=spec["log_dir"],
                      lr_decay=False)
 marks = []
@@ -125,12 +132,48 @@ def run_variant(name: str, spec: dict, steps: int) -> dict | None:
     return m
 
 
+def where_the_time_goes(rows: dict[str, dict], ref: str) -> list[str]:
+    """A few lines on the time budget of one update cycle, against 1.5 x the reference."""
+    best_name = max((n for n in rows if n.startswith("ours")), key=lambda n: rows[n]["steps_per_s"])
+    best = rows[best_name]
+    target = 1.5 * rows[ref]["steps_per_s"]
+    lines = [
+        "",
+        "## Where the time goes",
+        "",
+        f"- 1.5 x {ref} is {target:.0f} env-steps/s: {UPDATE_STEPS / target:.2f} s for each cycle of 512 steps "
+        "collected and one update.",
+        f"- {best_name}: collecting 512 steps takes {UPDATE_STEPS / best['collect_steps_per_s']:.2f} s and the "
+        f"update {best['s_per_update']:.2f} s.",
+    ]
+    env_json = RESULTS / "env_throughput.json"
+    if env_json.is_file():
+        raw = json.loads(env_json.read_text())
+        with contextlib.suppress(KeyError, TypeError):
+            steps_per_s = max(raw["vector"][b]["2"]["steps_per_s"] for b in ("subprocess", "shmem"))
+            lines.append(
+                f"- The emulators alone (2 workers flat out, random actions, no policy; `env_throughput.py`) "
+                f"need {UPDATE_STEPS / steps_per_s:.2f} s for 512 steps."
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=3072, help="env steps measured per variant, after the warm-up")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each runs every variant once, in turns")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    rows = {name: m for name, spec in VARIANTS.items() if (m := run_variant(name, spec, args.steps)) is not None}
+    # Runs on this shared VM vary by up to 20 % from one minute to the next, so the variants take
+    # turns, round after round, and the table gives medians (ratios: the median of each round's).
+    rounds: list[dict[str, dict]] = []
+    for r in range(args.repeats):
+        print(f"round {r + 1} of {args.repeats}", flush=True)
+        rounds.append({name: m for name, spec in VARIANTS.items() if (m := run_variant(name, spec, args.steps))})
+    rows = {name: {k: float(np.median([rd[name][k] for rd in rounds])) for k in rounds[0][name]} for name in rounds[0]}
+    ref = "SB3" if "SB3" in rows else "original settings"
+    for name, m in rows.items():
+        m["ratio"] = float(np.median([rd[name]["steps_per_s"] / rd[ref]["steps_per_s"] for rd in rounds]))
     import stable_retro
     import tianshou
     import torch
@@ -141,28 +184,30 @@ def main() -> None:
 
         versions["stable_baselines3"] = stable_baselines3.__version__
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "load_before": load_before,
-            "load_after": os.getloadavg(), "versions": versions}  # fmt: skip
+            "load_after": os.getloadavg(), "versions": versions, "repeats": args.repeats}  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "train_throughput.json").write_text(json.dumps({"meta": meta, "variants": rows}, indent=1))
-    ref = "SB3" if "SB3" in rows else "original settings"
+    (RESULTS / "train_throughput.json").write_text(
+        json.dumps({"meta": meta, "variants": rows, "rounds": rounds}, indent=1)
+    )
     lines = [
         "# Training throughput: PPO on Practice Kart (CPU)",
         "",
-        f"`python benchmarks/train_throughput.py --steps {args.steps}`: the same env and settings for each",
+        f"`python benchmarks/train_throughput.py --steps {args.steps} --repeats {args.repeats}`: the same env and "
+        "settings for each",
         f"(2 worker processes, rollout 256, 4 epochs, minibatch 256, Nature CNN); {meta['machine']};",
         f"load average before {load_before[0]:.2f}, after {meta['load_after'][0]:.2f}. "
-        "Steps after a one-update warm-up.",
+        f"Steps after a one-update warm-up; medians of {args.repeats} rounds, the variants in turns.",
         "",
         f"| trainer | env-steps/s | ÷ {ref} | collecting | updating | s per update (512 steps) "
         "| steps/s while collecting |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    base = rows[ref]["steps_per_s"]
     for name, m in rows.items():
         lines.append(
-            f"| {name} | {m['steps_per_s']:.0f} | {m['steps_per_s'] / base:.2f} | {m['collect_share']:.0%} "
+            f"| {name} | {m['steps_per_s']:.0f} | {m['ratio']:.2f} | {m['collect_share']:.0%} "
             f"| {m['update_share']:.0%} | {m['s_per_update']:.2f} | {m['collect_steps_per_s']:.0f} |"
         )
+    lines += where_the_time_goes(rows, ref)
     if "SB3" not in rows:
         lines += ["", "Stable-Baselines3 was not installed for this run: `pip install stable-baselines3`."]
     (RESULTS / "train_throughput.md").write_text("\n".join(lines) + "\n")

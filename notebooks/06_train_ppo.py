@@ -151,6 +151,13 @@ print(f"{result.counters['env_step']} steps in {result.timing['wall_s']:.0f} s "
 # - The entropy term shrinks slowly as the policy becomes sure of itself. If it collapses
 #   early, the agent stops exploring: raise `ent_coef`.
 #
+# The timing line says where the run's time went. On 2 cores, about two thirds is collecting
+# (the emulators, and the policy choosing each action) and one third is PPO's update. If your
+# CPU has bfloat16 units (`kart_helpers.train.config.bf16_fast()` tells), `bf16=True` runs the
+# CNN trunk in bfloat16 and cuts the update time by about 40 %. It is off by default: in one
+# 30-minute run with it, the agent learned less than the float32 run with the same seed, and
+# one run is not enough to tell chance from cause (`benchmarks/README.md`).
+#
 # ## 5. Checkpoints and resume
 #
 # The run folder holds `checkpoints/epoch_NNNN.pt` (every epoch), `last.pt` and `best.pt`.

@@ -11,7 +11,7 @@ import torch
 
 from kart_helpers.train import CheckpointError, PPOConfig, Trainer, cpu_profile, field_docs, gpu_profile, train
 from kart_helpers.train.checkpoints import FORMAT, load_checkpoint
-from kart_helpers.train.network import POLICY_GAIN, VALUE_GAIN, build_actor_critic
+from kart_helpers.train.network import BF16_MIN_BATCH, POLICY_GAIN, VALUE_GAIN, build_actor_critic
 from kart_helpers.train.trainer import load_policy
 
 TINY = {"n_envs": 1, "backend": "subprocess", "rollout": 64, "minibatch": 32, "epochs": 2, "epoch_steps": 64}
@@ -84,6 +84,28 @@ def test_shared_trunk_forward_gives_the_same_gradients():
         loss.backward()
         grads.append(actor.preprocess.convs[0].weight.grad.clone())
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_bf16_trunk_keeps_float32_heads_and_close_outputs():
+    obs = np.random.default_rng(3).integers(0, 256, (BF16_MIN_BATCH, 4, 84, 84), dtype=np.uint8)
+    outputs = []
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        actor, critic = build_actor_critic((4, 84, 84), 4, bf16=bf16)
+        features, _ = actor.preprocess(obs)
+        loss = critic(obs).pow(2).sum()
+        loss.backward()
+        with torch.no_grad():
+            small = actor.preprocess(obs[:2])[0]
+        outputs.append((features.detach(), critic.preprocess.convs[0].weight, small))
+    (f32, w32, _), (f16, w16, _) = outputs
+    assert f16.dtype == torch.float32 and w16.dtype == torch.float32 and w16.grad.dtype == torch.float32
+    assert not torch.equal(f32, f16)  # bfloat16 really ran
+    assert torch.allclose(f16, f32, rtol=0.05, atol=0.02 * float(f32.abs().max()))
+    cosine = torch.nn.functional.cosine_similarity(w16.grad.flatten(), w32.grad.flatten(), dim=0)
+    assert cosine > 0.99
+    small_32, small_16 = (o[2] for o in outputs)  # collection's batch (one frame stack per env): float32
+    assert torch.equal(small_32, small_16)
 
 
 # --- training and checkpoints ----------------------------------------------------------------

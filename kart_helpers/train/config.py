@@ -116,6 +116,11 @@ class PPOConfig:
     share_trunk_forward: bool = True
     """Run the shared CNN trunk once per minibatch for both heads (the actor and critic heads
     otherwise each run it); same gradients, about a third less update time."""
+    bf16: bool = False
+    """Run the CNN trunk in bfloat16 (``torch.autocast``) in the update; weights, heads, losses and
+    collection stay float32. On CPUs with AVX512-BF16 or AMX it cuts the update time by about 40 %
+    (0.97 -> 0.59 s per update of 512 steps on a 2-core EPYC); slower on CPUs without them (see
+    :func:`bf16_fast`). Off by default: its learning effect is not yet measured over seeds."""
     log_dir: str = "runs/ppo"
     """Folder of this run: TensorBoard logs, ``checkpoints/`` and ``history.json``."""
 
@@ -201,6 +206,15 @@ def field_docs() -> dict[str, str]:
         if is_field and isinstance(after, ast.Expr) and isinstance(getattr(after, "value", None), ast.Constant):
             docs[node.target.id] = " ".join(str(after.value.value).split())
     return docs
+
+
+def bf16_fast(device: str = "cpu") -> bool:
+    """Whether ``device`` has fast bfloat16 matrix units (CPU: AVX512-BF16 or AMX; CUDA: Ampere or newer)."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def cpu_profile(**changes: Any) -> PPOConfig:

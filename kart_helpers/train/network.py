@@ -10,6 +10,10 @@ the same :class:`NatureTrunk`, they share its weights; with ``share_forward`` th
 remembers its last output, so when the critic asks for the very same observation array in
 the same gradient step, it gets the features the actor already computed (one trunk pass per
 minibatch instead of two, with the same gradients).
+
+With ``bf16`` the trunk's convolutions and hidden layer run in bfloat16 under
+``torch.autocast`` for batches of ``BF16_MIN_BATCH`` or more (the update's); the weights, the
+heads, the losses and the optimizer stay float32.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from torch import nn
 POLICY_GAIN = 0.01
 VALUE_GAIN = 1.0
 TRUNK_GAIN = math.sqrt(2)
+BF16_MIN_BATCH = 32
+"""With ``bf16``, smaller batches (collection's) still run in float32."""
 
 
 def orthogonal_init(module: nn.Module, gain: float) -> None:
@@ -51,11 +57,13 @@ class NatureTrunk(ModuleWithVectorOutput):
         features: int = 512,
         device: str | torch.device = "cpu",
         share_forward: bool = True,
+        bf16: bool = False,
     ) -> None:
         super().__init__(features)
         channels, height, width = obs_shape
         self.device = torch.device(device)
         self.share_forward = share_forward
+        self.bf16 = bf16
         self.convs = nn.Sequential(
             nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
             nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
@@ -80,7 +88,12 @@ class NatureTrunk(ModuleWithVectorOutput):
             return features, state
         x = torch.as_tensor(obs, device=self.device)
         x = x.float() / 255.0  # uint8 frames in, [0, 1] inside
-        features = self.fc(self.convs(x))
+        # Autocast casts every weight to bfloat16 on each call: at collection's batch of one frame
+        # stack per env that costs more than it saves (1.02 against 0.85 ms per call, 2 envs).
+        bf16 = self.bf16 and x.shape[0] >= BF16_MIN_BATCH
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            features = self.fc(self.convs(x))
+        features = features.float()  # the heads (logits, values) stay float32
         if self.share_forward:
             self._cache = (key, obs, features)  # holds obs so its id cannot be reused meanwhile
         return features, state
@@ -92,10 +105,14 @@ def _last_linear(head: nn.Module) -> nn.Linear:
 
 
 def build_actor_critic(
-    obs_shape: Sequence[int], n_actions: int, device: str | torch.device = "cpu", share_forward: bool = True
+    obs_shape: Sequence[int],
+    n_actions: int,
+    device: str | torch.device = "cpu",
+    share_forward: bool = True,
+    bf16: bool = False,
 ) -> tuple[DiscreteActor, DiscreteCritic]:
     """A Tianshou ``DiscreteActor`` (logits, ``softmax_output=False``) and ``DiscreteCritic`` on one trunk."""
-    trunk = NatureTrunk(obs_shape, device=device, share_forward=share_forward)
+    trunk = NatureTrunk(obs_shape, device=device, share_forward=share_forward, bf16=bf16)
     actor = DiscreteActor(preprocess_net=trunk, action_shape=n_actions, softmax_output=False)
     critic = DiscreteCritic(preprocess_net=trunk)
     orthogonal_init(_last_linear(actor.last), POLICY_GAIN)

@@ -65,14 +65,16 @@ Callback = Callable[["Trainer"], None]
 
 def build_policy(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> DiscreteActorPolicy:
     """The policy alone (actor network inside), as evaluation needs it."""
-    actor, _ = build_actor_critic(obs_shape, int(action_space.n), config.resolved_device(), share_forward=False)
+    actor, _ = build_actor_critic(
+        obs_shape, int(action_space.n), config.resolved_device(), share_forward=False, bf16=config.bf16
+    )
     return DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
 
 
 def build_algorithm(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> PPO:
     """Tianshou's PPO with our network and the config's settings."""
     device = config.resolved_device()
-    actor, critic = build_actor_critic(obs_shape, int(action_space.n), device, config.share_trunk_forward)
+    actor, critic = build_actor_critic(obs_shape, int(action_space.n), device, config.share_trunk_forward, config.bf16)
     policy = DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
     optim = AdamOptimizerFactory(lr=config.lr, eps=1e-5)
     if config.lr_decay:
