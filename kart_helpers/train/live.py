@@ -97,8 +97,11 @@ def plot_history(
             ax.set_ylim(min(0.0, min(later)), 1.2 * float(np.percentile(later, 99)) + 1e-6)
     ax.set_title("losses per update")
     ax.set_xlabel("agent steps")
+    from matplotlib.ticker import EngFormatter
+
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, not 400000: long runs' labels overlap
     if title:
         fig.suptitle(title)
     fig.tight_layout()
