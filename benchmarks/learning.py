@@ -27,11 +27,11 @@ from types import SimpleNamespace
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from kart_helpers.evaluate import par_frames, par_lap_frames
+from kart_helpers.integration import PRACTICE_GAME
 from kart_helpers.train import cpu_profile, train
 from kart_helpers.train.live import plot_history
 
-PAR = {"Level1": 3868, "Level2": 5161}
-PAR_LAP = {"Level1": 756, "Level2": 1015}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -119,11 +119,12 @@ def main() -> None:
         if time.monotonic() > deadline:
             raise KeyboardInterrupt  # the trainer saves last.pt, as on Ctrl-C
 
+    par, par_lap = par_frames(PRACTICE_GAME, args.state), par_lap_frames(PRACTICE_GAME, args.state)
     if args.evaluate_only:
         result, wall = finished_run(Path(log_dir))
     else:
         start = time.monotonic()
-        result = train(config, callbacks=[stop_when_time_is_up], progress=False, par_lap_frames=PAR_LAP[args.state])
+        result = train(config, callbacks=[stop_when_time_is_up], progress=False, par_lap_frames=par_lap)
         wall = time.monotonic() - start
     episodes = result.episodes
     races = [e for e in episodes if e.get("grid_start", True)]  # laps count only from the grid
@@ -146,7 +147,7 @@ def main() -> None:
         "first_finish_wall_s": first["wall_s"] if first else None,
         "first_finish_env_step": first["env_step"] if first else None,
         "best_training_race_frames": best_train,
-        "par_frames": PAR[args.state],
+        "par_frames": par,
         "curve": [
             {k: e.get(k, True) for k in ("env_step", "wall_s", "return", "laps", "race_frames", "grid_start")}
             for e in episodes
@@ -171,13 +172,13 @@ def main() -> None:
     race_times = [t for t in race_times if t]
     best = min(race_times, default=None)
     summary["best_race_frames"] = best
-    summary["best_vs_par"] = round(best / PAR[args.state], 3) if best else None
+    summary["best_vs_par"] = round(best / par, 3) if best else None
     summary["target_finish_30min"] = bool(first and first["wall_s"] <= 30 * 60)
-    summary["target_within_15pct"] = bool(best and best <= 1.15 * PAR[args.state])
+    summary["target_within_15pct"] = bool(best and best <= 1.15 * par)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
-    fig = plot_history(result.history, f"PPO on Practice Kart {args.state}, seed {args.seed}", PAR_LAP[args.state])
+    fig = plot_history(result.history, f"PPO on Practice Kart {args.state}, seed {args.seed}", par_lap)
     fig.savefig(RESULTS / f"{name}.png", dpi=80)
     write_table()
     print(json.dumps({k: v for k, v in summary.items() if k not in ("curve", "config")}, indent=1))

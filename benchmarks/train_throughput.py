@@ -44,15 +44,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ROLLOUT, N_ENVS = 256, 2
 UPDATE_STEPS = ROLLOUT * N_ENVS
 
+OURS = {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": True, "single_thread": True, "value_clip": False,
+        "backend": "shmem", "bf16": False}  # fmt: skip
 VARIANTS = {
-    "ours": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": True, "single_thread": True, "value_clip": False,
-             "backend": "shmem", "bf16": False},
-    "ours, bf16 trunk": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": True, "single_thread": True,
-                         "value_clip": False, "backend": "shmem", "bf16": True},
-    "no shared forward": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": False, "single_thread": True,
-                          "value_clip": False, "backend": "shmem", "bf16": False},
-    "original settings": {"env": {"OMP_WAIT_POLICY": "ACTIVE"}, "share": False, "single_thread": False,
-                          "value_clip": True, "backend": "subprocess", "bf16": False},
+    "ours": OURS,
+    "ours, bf16 trunk": {**OURS, "bf16": True},
+    "no shared forward": {**OURS, "share": False},
+    "original settings": {**OURS, "env": {"OMP_WAIT_POLICY": "ACTIVE"}, "share": False, "single_thread": False,
+                          "value_clip": True, "backend": "subprocess"},
     "SB3": {"env": {}, "sb3": True},
 }  # fmt: skip
 

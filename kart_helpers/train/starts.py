@@ -23,9 +23,6 @@ import numpy as np
 from kart_helpers.integration import PRACTICE_GAME
 from kart_helpers.states import random_starts
 
-PRACTICE_TRACKS = {"Level1": 0, "Level2": 1}
-"""Practice Kart's start states and the track each one races (for the expert)."""
-
 
 def track_snapshots(env: gym.Env, game: str, state: str, count: int, frames: int, seed: int) -> list[bytes]:
     """``count`` raw snapshots at random frames (0 to ``frames``) of one drive from ``env``'s start.
@@ -36,10 +33,12 @@ def track_snapshots(env: gym.Env, game: str, state: str, count: int, frames: int
     """
     base = env.unwrapped
     policy = None
-    if game == PRACTICE_GAME and state in PRACTICE_TRACKS:
+    from kart_helpers.evaluate import TRACKS  # here: evaluate imports train.envs, which imports this
+
+    if game == PRACTICE_GAME and state in TRACKS:
         from kart_helpers.expert import Expert
 
-        policy = Expert(PRACTICE_TRACKS[state]).buttons
+        policy = Expert(TRACKS[state]).buttons
     return [start.state for start in random_starts(base, count, frames, policy=policy, seed=seed)]
 
 
