@@ -8,7 +8,7 @@ Every variant trains on the same env (:class:`kart_helpers.train.envs.TrainEnvFa
 2 worker processes, rollout 256 per env, 4 epochs, minibatch 256, the Nature CNN, Adam 2.5e-4.
 Each runs in a fresh process, one after the other:
 
-- ``ours``: :func:`kart_helpers.train.train` with :func:`cpu_profile` as shipped:
+- ``ours``: :func:`kart_helpers.train.train` with :func:`cpu_profile` and the settings above:
   ``OMP_WAIT_POLICY=PASSIVE``, torch on 1 thread while collecting, the shared trunk run once
   per minibatch for both heads, shared-memory envs;
 - ``ours, bf16 trunk``: the same with ``bf16=True``: the CNN trunk in bfloat16 under
@@ -43,6 +43,8 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 ROLLOUT, N_ENVS = 256, 2
 UPDATE_STEPS = ROLLOUT * N_ENVS
+# The issue fixes these for every trainer, whatever cpu_profile() ships with.
+SETTINGS = {"n_envs": N_ENVS, "rollout": ROLLOUT, "epochs": 4, "minibatch": 256}
 
 OURS = {"env": {"OMP_WAIT_POLICY": "PASSIVE"}, "share": True, "single_thread": True, "value_clip": False,
         "backend": "shmem", "bf16": False}  # fmt: skip
@@ -62,7 +64,7 @@ from kart_helpers.train import trainer as T
 spec = json.loads(sys.argv[1])
 T._TimedCollector.single_thread = spec["single_thread"]
 steps = spec["steps"] + 1024  # one epoch: no checkpoint is written inside the measurement
-config = cpu_profile(total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"], bf16=spec["bf16"],
+config = cpu_profile(**spec["settings"], total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"], bf16=spec["bf16"],
                      value_clip=spec["value_clip"], backend=spec["backend"], log_dir=spec["log_dir"],
                      lr_decay=False)
 marks = []
@@ -81,7 +83,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv
 from kart_helpers.train import cpu_profile
 from kart_helpers.train.envs import TrainEnvFactory
 spec = json.loads(sys.argv[1])
-cfg = cpu_profile()
+cfg = cpu_profile(**spec["settings"])
 factories = [TrainEnvFactory(cfg.pipeline(), worker=i, seed=i, reward_scale=cfg.reward_scale,
                              stall_frames=cfg.stall_frames) for i in range(cfg.n_envs)]
 venv = SubprocVecEnv(factories)
@@ -115,7 +117,8 @@ def run_variant(name: str, spec: dict, steps: int) -> dict | None:
         print(f"{name}: skipped, stable-baselines3 is not installed (pip install stable-baselines3)")
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        payload = json.dumps({**{k: v for k, v in spec.items() if k != "env"}, "steps": steps, "log_dir": tmp})
+        payload = json.dumps({**{k: v for k, v in spec.items() if k != "env"}, "steps": steps, "log_dir": tmp,
+                              "settings": SETTINGS})
         child = SB3_CHILD if spec.get("sb3") else TIANSHOU_CHILD
         env = {**os.environ, **spec["env"]}
         out = subprocess.run([sys.executable, "-c", child, payload], env=env, capture_output=True, text=True)
