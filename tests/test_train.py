@@ -249,6 +249,29 @@ def test_stalled_episodes_are_truncated():
         env.close()
 
 
+def test_a_stall_becomes_a_retry_start_just_before_the_trouble():
+    from kart_helpers.train.envs import TrainEnvFactory
+    from kart_helpers.wrappers import PipelineConfig
+
+    env = TrainEnvFactory(PipelineConfig(max_noops=0), stall_frames=300, retry_starts=2, grid_start_prob=0.0)()
+    try:
+        _, info = env.reset(seed=0)
+        assert info["start_index"] == -1  # no retries yet and no expert snapshots: the grid
+        for _ in range(1800):
+            _, _, terminated, truncated, info = env.step(1)  # B+LEFT forever: circles, then stalls
+            if terminated or truncated:
+                break
+        assert truncated and info["stalled"] and 0 < info["progress_frame"] < info["ep_frames"]
+        stalled_at = (info["x"], info["y"])
+        assert env.retries_added == 1 and len(env.get_wrapper_attr("retries")) == 1
+        _, info = env.reset()
+        assert info["start_index"] == 0 and info["grid_start"] is False  # the retry, the only start
+        assert not info["stalled"] and info["laps"] >= 127  # a race in progress, not the menu
+        assert (info["x"], info["y"]) != stalled_at  # the run-up, not where it gave up
+    finally:
+        env.close()
+
+
 def test_spread_starts_begin_along_the_track_and_pay_nothing_for_the_jump():
     from kart_helpers.train.envs import TrainEnvFactory
     from kart_helpers.wrappers import PipelineConfig

@@ -52,6 +52,10 @@ class PPOConfig:
     Practice Kart track, with the start)."""
     grid_start_prob: float = 0.5
     """With ``spread_starts``, the share of training episodes that still start on the grid."""
+    retry_starts: int = 0
+    """Keep up to this many snapshots (per env) from a little before where episodes stalled, and
+    start half of the off-grid episodes there (0: off). Needs ``stall_frames``. See
+    :class:`kart_helpers.train.starts.RetryStarts`."""
     reward_scale: float = 0.01
     """Rewards are multiplied by this before PPO sees them: a checkpoint (+300) becomes 3, which keeps
     the value targets near 1 and the value loss from swamping the policy loss."""

@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from kart_helpers.train.starts import SpreadStarts, track_snapshots
+from kart_helpers.train.starts import RetryStarts, SpreadStarts, track_snapshots
 from kart_helpers.vector import KartEnvFactory, vector_env_from_factories
 from kart_helpers.wrappers import make_kart_env
 
@@ -89,7 +89,9 @@ class RaceStats(gym.Wrapper):
     ``race_start`` (clock at the first crossing, -1 before), ``ep_return`` (the episode's
     *unscaled* return so far), ``ep_frames`` (emulator frames so far) and ``grid_start``
     (False when :class:`~kart_helpers.train.starts.SpreadStarts` began the episode mid-track:
-    its laps are then line crossings, not a race from GO).
+    its laps are then line crossings, not a race from GO), ``stalled`` (True on the step that
+    truncates a stalled episode) and ``progress_frame`` (``ep_frames`` at the latest new
+    checkpoint).
     """
 
     def __init__(self, env: gym.Env, reward_scale: float = 1.0, stall_frames: int = 0) -> None:
@@ -102,6 +104,7 @@ class RaceStats(gym.Wrapper):
         self._best_progress = -1
         self._progress_frame = 0
         self._grid_start = True
+        self._stalled = False
 
     def _facts(self, info: dict[str, Any]) -> dict[str, Any]:
         ends = np.zeros(RACE_LAPS, dtype=np.int32)
@@ -114,12 +117,14 @@ class RaceStats(gym.Wrapper):
             "ep_return": self._return,
             "ep_frames": self._frames,
             "grid_start": self._grid_start,
+            "stalled": self._stalled,
+            "progress_frame": self._progress_frame,
         }
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         self._clock, self._return, self._frames = LapClock(), 0.0, 0
-        self._best_progress, self._progress_frame = -1, 0
+        self._best_progress, self._progress_frame, self._stalled = -1, 0, False
         self._grid_start = int(info.get("start_index", -1)) < 0
         return obs, self._facts(info)
 
@@ -133,7 +138,7 @@ class RaceStats(gym.Wrapper):
             if progress > self._best_progress:
                 self._best_progress, self._progress_frame = progress, self._frames
             elif self.stall_frames and self._frames - self._progress_frame >= self.stall_frames:
-                truncated = True
+                truncated = self._stalled = True
         return obs, float(reward) * self.reward_scale, terminated, truncated, self._facts(info)
 
 
@@ -146,14 +151,20 @@ class TrainEnvFactory(KartEnvFactory):
     spread_starts: int = 0
     spread_frames: int = 1100
     grid_start_prob: float = 0.5
+    retry_starts: int = 0
 
     def build(self) -> gym.Env:
         env = make_kart_env(self.config)
-        if self.spread_starts:
+        if self.spread_starts or self.retry_starts:
             cfg = self.config
-            snapshots = track_snapshots(env, cfg.game, cfg.state, self.spread_starts, self.spread_frames, self.seed)
-            env = SpreadStarts(env, snapshots, self.grid_start_prob, seed=self.seed)
-        return RaceStats(env, self.reward_scale, self.stall_frames)
+            snapshots = []
+            if self.spread_starts:
+                snapshots = track_snapshots(env, cfg.game, cfg.state, self.spread_starts, self.spread_frames, self.seed)
+            env = SpreadStarts(env, snapshots, self.grid_start_prob, seed=self.seed, max_retries=self.retry_starts)
+        env = RaceStats(env, self.reward_scale, self.stall_frames)
+        if self.retry_starts and self.stall_frames:
+            env = RetryStarts(env)
+        return env
 
 
 def make_train_venv(config: Any, seed: int | None = None) -> Any:
@@ -170,6 +181,7 @@ def make_train_venv(config: Any, seed: int | None = None) -> Any:
             spread_starts=config.spread_starts,
             spread_frames=config.spread_frames,
             grid_start_prob=config.grid_start_prob,
+            retry_starts=config.retry_starts,
         )
         for i in range(config.n_envs)
     ]
