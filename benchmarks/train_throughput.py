@@ -64,8 +64,8 @@ from kart_helpers.train import trainer as T
 spec = json.loads(sys.argv[1])
 T._TimedCollector.single_thread = spec["single_thread"]
 steps = spec["steps"] + 1024  # one epoch: no checkpoint is written inside the measurement
-config = cpu_profile(**spec["settings"], total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"], bf16=spec["bf16"],
-                     value_clip=spec["value_clip"], backend=spec["backend"], log_dir=spec["log_dir"],
+config = cpu_profile(**spec["settings"], total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"],
+                     bf16=spec["bf16"], value_clip=spec["value_clip"], backend=spec["backend"], log_dir=spec["log_dir"],
                      lr_decay=False)
 marks = []
 def mark(trainer):  # called before each collection: marks[1] follows the warm-up update
