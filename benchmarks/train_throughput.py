@@ -117,8 +117,9 @@ def run_variant(name: str, spec: dict, steps: int) -> dict | None:
         print(f"{name}: skipped, stable-baselines3 is not installed (pip install stable-baselines3)")
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        payload = json.dumps({**{k: v for k, v in spec.items() if k != "env"}, "steps": steps, "log_dir": tmp,
-                              "settings": SETTINGS})
+        payload = json.dumps(
+            {**{k: v for k, v in spec.items() if k != "env"}, "steps": steps, "log_dir": tmp, "settings": SETTINGS}
+        )
         child = SB3_CHILD if spec.get("sb3") else TIANSHOU_CHILD
         env = {**os.environ, **spec["env"]}
         out = subprocess.run([sys.executable, "-c", child, payload], env=env, capture_output=True, text=True)
