@@ -178,7 +178,8 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1))
-    fig = plot_history(result.history, f"PPO on Practice Kart {args.state}, seed {args.seed}", par_lap)
+    changes = f" ({', '.join(args.set)})" if args.set else ""  # an experiment says what it changed
+    fig = plot_history(result.history, f"PPO on Practice Kart {args.state}, seed {args.seed}{changes}", par_lap)
     fig.savefig(RESULTS / f"{name}.png", dpi=80)
     write_table()
     print(json.dumps({k: v for k, v in summary.items() if k not in ("curve", "config")}, indent=1))
