@@ -150,6 +150,11 @@ print(f"{result.counters['env_step']} steps in {result.timing['wall_s']:.0f} s "
 #   returns. `actor_loss` stays near zero: PPO's clipped objective keeps each step small.
 # - The entropy term shrinks slowly as the policy becomes sure of itself. If it collapses
 #   early, the agent stops exploring: raise `ent_coef`.
+# - Seeds differ a lot. In the full run on Practice Ring, 2 seeds of 3 raced 5 laps within 30
+#   minutes (after 18 and 29 minutes); the third kept leaving the road at the same bend, after
+#   checkpoint 19-21 (`benchmarks/results/learning.md`). That failure looks like this: the
+#   return still climbs, because half the episodes start along the track, but the laps panel
+#   (grid starts only) stays at 0. Try another `seed`, or resume and train longer.
 #
 # The timing line says where the run's time went. On 2 cores, about two thirds is collecting
 # (the emulators, and the policy choosing each action) and one third is PPO's update. If your
