@@ -157,9 +157,11 @@ class TrainEnvFactory(KartEnvFactory):
         env = make_kart_env(self.config)
         if self.spread_starts or self.retry_starts:
             cfg = self.config
-            snapshots = []
-            if self.spread_starts:
-                snapshots = track_snapshots(env, cfg.game, cfg.state, self.spread_starts, self.spread_frames, self.seed)
+            snapshots = (
+                track_snapshots(env, cfg.game, cfg.state, self.spread_starts, self.spread_frames, self.seed)
+                if self.spread_starts
+                else []
+            )
             env = SpreadStarts(env, snapshots, self.grid_start_prob, seed=self.seed, max_retries=self.retry_starts)
         env = RaceStats(env, self.reward_scale, self.stall_frames)
         if self.retry_starts and self.stall_frames:

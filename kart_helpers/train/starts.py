@@ -89,14 +89,15 @@ class SpreadStarts(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-        index = -1
+        index, state = -1, self._grid_state
         if (self.snapshots or self.retries) and self._rng.random() >= self.grid_prob:
             if self.retries and (not self.snapshots or self._rng.random() < 0.5):
-                index = len(self.snapshots) + int(self._rng.integers(len(self.retries)))
+                retry = int(self._rng.integers(len(self.retries)))
+                index, state = len(self.snapshots) + retry, self.retries[retry]
             else:
                 index = int(self._rng.integers(len(self.snapshots)))
-        starts = self.snapshots + list(self.retries)
-        self.env.unwrapped.initial_state = self._grid_state if index < 0 else starts[index]
+                state = self.snapshots[index]
+        self.env.unwrapped.initial_state = state
         obs, info = self.env.reset(seed=seed, options=options)
         return obs, {**info, "start_index": index}
 
@@ -111,9 +112,9 @@ class RetryStarts(gym.Wrapper):
     Sits outside :class:`~kart_helpers.train.envs.RaceStats`, whose ``info`` says when an
     episode was cut short for lack of progress (``stalled``) and at which frame the last new
     checkpoint came (``progress_frame``). It snapshots the emulator every ``every_frames``
-    frames (``em.get_state()``: 0.02 ms and 430 KB on Practice Kart) and, at a stall, hands on the newest snapshot
-    taken at least ``lead_frames`` before that last checkpoint: a run-up to the spot where
-    the agent went wrong, at its own speed and on its own line.
+    frames (``em.get_state()``: 0.02 ms and 430 KB on Practice Kart) and, at a stall, hands on
+    the newest snapshot taken at least ``lead_frames`` before that last checkpoint: a run-up
+    to the spot where the agent went wrong, at its own speed and on its own line.
 
     Args:
         env: an env with :class:`SpreadStarts` inside and ``RaceStats`` outermost.
