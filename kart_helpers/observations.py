@@ -39,7 +39,7 @@ from stable_retro.retro_env import RetroEnv
 HUD_ROWS = 16
 """Rows 0-15: time, lap and speed."""
 VIEW_ROWS = (16, 112)
-"""Rows 16-111: the race view, top-down and centred on the kart. Rows 112-223 are the map."""
+"""Rows 16-111: the race view (heading-up, in perspective, as in SMK). Rows 112-223 are the map."""
 
 
 def crop(

@@ -174,8 +174,8 @@ show_frames(
 # Some games draw a sprite only on every other frame, so that it flickers. An agent that sees
 # only one frame in four could miss it every time. The frame-skip wrapper therefore keeps the
 # pixel-wise maximum of the last two frames of each step. Practice Kart does not flicker, but
-# its view scrolls by a few pixels per frame at full speed: the maximum then overlays the two
-# positions, a little motion blur that the kerbs show best.
+# its road streams down the view by a few pixels per frame at full speed: the maximum then
+# overlays the two positions, a little motion blur that the kerbs show best.
 
 # %%
 changed = np.count_nonzero(np.any(previous != obs, axis=-1))

@@ -1,9 +1,12 @@
 """Generate Practice Kart's graphics and track banks as binary files for the assembler.
 
 Outputs (into the build folder):
-- ``common.bin`` pieces: ``palette.bin``, ``bg1_chars.bin``, ``obj_chars.bin``,
+- common pieces: ``palette.bin``, ``m7_chars.bin`` (the Mode 7 tiles' pixels), ``obj_chars.bin``,
   ``title_chars.bin``/``title_map.bin``, ``select_chars.bin``/``select_map.bin``;
 - ``track0.bin``, ``track1.bin``: one 32 KiB LoROM bank per track (layout in ``TRACK_BANK``);
+- ``m7_maps.bin``: both tracks' 128 x 128 Mode 7 tile maps, 16 KiB each (one bank);
+- ``m7_tables_lo.bin``, ``m7_tables_hi.bin``: the perspective HDMA tables, one per heading
+  (see :func:`perspective_tables`), 128 headings per bank;
 - ``assets.inc``: sizes for the assembler;
 - ``tracks.json``: centrelines and start poses, for the scripted expert.
 """
@@ -32,13 +35,13 @@ TRACK_BANK = {
     "header": 0x0000,  # start x (u16), start y (u16), heading (u8), checkpoints (u8), map chars bytes (u16)
     "race_map": 0x0100,  # BG2 tilemap of the race screen, 32x32 words
     "map_chars": 0x0900,  # minimap characters (4bpp), loaded after the font (MAP_FIRST_CHAR)
-    "bg1_map": 0x3000,  # BG1 tilemap, 64x64 16x16-pixel metatiles in four 32x32 screens
     "zone": 0x5000,  # per cell: checkpoint zone, 0xFF on walls
     "direction": 0x6000,  # per cell: heading byte of the track direction
     "surface": 0x7000,  # per cell: 0x40 road, 0x54 off-road, 0x80 wall
 }
 
-# Palette 0: the track (BG1). Palette 1: HUD, map and menus (BG2). OBJ palette 0: the kart.
+# Palette 0: the track (Mode 7 pixels are CGRAM indices, so the track uses colours 0-15).
+# Palette 1: HUD, map and menus (BG2). OBJ palette 0: the kart; OBJ palette 1: big messages.
 # Road and grass differ by at least 40 in grayscale luma (road 137/125, grass 82/65): agents
 # see 84 x 84 grey frames, and with the first palette (road 113, grass 125) the track's edge
 # showed only where a curb ran.
@@ -86,8 +89,21 @@ KART_COLORS = [
 ]
 WHITE, GRAY, GREEN, SLATE, YELLOW, RED, DARK, BLUE, NAVY, ORANGE = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
-# BG1 metatiles (16x16 px). Metatile m starts at char (m % 8) * 2 + (m // 8) * 32.
-ROAD_T, GRASS_T, WALL_T, BARRIER_T, FINISH_T, CURB_T = range(6)
+# Track metatiles: one 16x16-pixel world cell each, cut into four 8x8 Mode 7 tiles.
+# BARRIER_T comes first: its (single, repeating) tile becomes tile 0, which Mode 7 also
+# draws outside the 1024 x 1024 map (M7SEL = $C0), where the perspective view reaches.
+BARRIER_T, ROAD_T, GRASS_T, WALL_T, FINISH_T, CURB_T = range(6)
+
+# The driving view: lines 16-111 in Mode 7, heading-up, in perspective. The camera looks
+# over the kart, whose position is drawn at (128, PIVOT_LINE); a ground row on screen line
+# y is at scale (PIVOT_LINE - HORIZON_LINE) / (y - HORIZON_LINE) world pixels per screen
+# pixel: 1 at the kart, 2.7 at the top of the view, which looks about 210 px (1 s at top
+# speed) up the road. With the same scale across and along the road, the projection is a
+# true perspective with the focal length PIVOT_LINE - HORIZON_LINE.
+VIEW_TOP, VIEW_LINES = 16, 96
+PIVOT_LINE = 96
+HORIZON_LINE = -32
+TABLE_STRIDE = 256  # bytes per heading's HDMA table (197 used), so 128 headings fill a bank
 
 
 def _noise(x: int, y: int, seed: int) -> int:
@@ -119,12 +135,50 @@ def metatile(kind: int) -> Image:
     return img
 
 
-def bg1_chars() -> bytes:
-    """64 chars (2 KiB): the metatiles laid out so that 16x16 BG tiles find their quarters."""
-    sheet = blank(128, 32)
+def m7_tiles() -> tuple[bytes, dict[int, tuple[int, int, int, int]]]:
+    """The Mode 7 tiles and, per metatile, its four tile numbers (top-left, top-right,
+    bottom-left, bottom-right). Pixels are 8-bit CGRAM indices, 64 bytes a tile; equal
+    quarters share a tile, and the barrier's tile is tile 0."""
+    tiles: dict[bytes, int] = {}
+    quarters = {}
     for kind in range(6):
-        blit(sheet, metatile(kind), (kind % 8) * 16, (kind // 8) * 16, transparent=None)
-    return b"".join(char_4bpp(sheet, cx * 8, cy * 8) for cy in range(4) for cx in range(16))
+        img = metatile(kind)
+        ids = []
+        for qy, qx in ((0, 0), (0, 8), (8, 0), (8, 8)):
+            pixels = bytes(img[qy + y][qx + x] for y in range(8) for x in range(8))
+            ids.append(tiles.setdefault(pixels, len(tiles)))
+        quarters[kind] = tuple(ids)
+    assert quarters[BARRIER_T] == (0, 0, 0, 0), "the barrier must be one repeating tile, tile 0"
+    return b"".join(tiles), quarters
+
+
+def perspective_tables() -> tuple[bytes, bytes]:
+    """HDMA tables for the Mode 7 matrix, one per heading byte, ``TABLE_STRIDE`` bytes each.
+
+    Table ``h`` holds ``scale(line) * cos(h)`` as signed 8.8 fixed point for every line of
+    the driving view. With the kart's heading ``t``, M7A and M7D read table ``t``, M7B table
+    ``t + 64`` (= -scale * sin t) and M7C table ``t - 64`` (= scale * sin t): a rotation that
+    puts the heading up the screen, scaled per line for the perspective. The ROM only points
+    four HDMA channels at tables here, so the view costs the CPU no work per frame.
+    Returns the tables of headings 0-127 and 128-255 (one bank each).
+    """
+
+    def word(v: float) -> bytes:
+        return (round(v * 256) & 0xFFFF).to_bytes(2, "little")
+
+    banks = []
+    for half in range(2):
+        out = bytearray()
+        for h in range(half * 128, half * 128 + 128):
+            c = math.cos(h * math.pi / 128)
+            table = bytearray([VIEW_TOP]) + word(0)  # lines 0-15: the HUD, not Mode 7
+            table += bytes([0x80 | VIEW_LINES])  # then a new value on every line of the view
+            for line in range(VIEW_TOP, VIEW_TOP + VIEW_LINES):
+                table += word(c * (PIVOT_LINE - HORIZON_LINE) / (line - HORIZON_LINE))
+            table += b"\0"  # the track map below: HDMA stops for the rest of the frame
+            out += table + bytes(TABLE_STRIDE - len(table))
+        banks.append(bytes(out))
+    return banks[0], banks[1]
 
 
 def kart_image(heading: int) -> Image:
@@ -152,9 +206,17 @@ def kart_image(heading: int) -> Image:
     return img
 
 
+def big_glyph(ch: str) -> Image:
+    """A 16x16 message glyph, yellow with a red shadow."""
+    img = blank(16, 16)
+    blit(img, [row[:15] for row in text_image(ch, YELLOW, scale=2, shadow=RED)[:16]], 2, 0)
+    return img
+
+
 def obj_chars() -> bytes:
-    """128 sprite chars (4 KiB): 16 kart headings as 16x16 sprites, a map dot, and a shadow."""
-    sheet = blank(128, 64)
+    """256 sprite chars (8 KiB): 16 kart headings as 16x16 sprites, a map dot, a shadow, and
+    the big message glyphs (16x16, sprite palette 1) from char ``GLYPH_FIRST_CHAR`` on."""
+    sheet = blank(128, 128)
     for k in range(16):
         blit(sheet, kart_image(k * 16), (k % 8) * 16, (k // 8) * 16)
     dot = blank(8, 8)
@@ -168,20 +230,28 @@ def obj_chars() -> bytes:
             if ((x - 7.5) / 6) ** 2 + ((y - 7.5) / 6) ** 2 <= 1:
                 shadow[y][x] = 8
     blit(sheet, shadow, 16, 32)  # chars 66, 67, 82, 83
-    return b"".join(char_4bpp(sheet, cx * 8, cy * 8) for cy in range(8) for cx in range(16))
+    for g, ch in enumerate(BIG_GLYPHS):
+        blit(sheet, big_glyph(ch), (g % 8) * 16, 64 + (g // 8) * 16)
+    return b"".join(char_4bpp(sheet, cx * 8, cy * 8) for cy in range(16) for cx in range(16))
 
 
-# Messages shown big in the driving view, in the order of MESSAGES; each glyph is 2x2 chars.
+# Messages shown big in the driving view, as sprites (Mode 7 has no second layer for text).
 BIG_GLYPHS = "123GO!PAUSEFINH"
-BIG_FIRST_CHAR = 96
-MAP_FIRST_CHAR = BIG_FIRST_CHAR + 4 * len(BIG_GLYPHS)
+GLYPH_FIRST_CHAR = 128
+MAP_FIRST_CHAR = 96
 MESSAGES = {"NONE": "", "3": "3", "2": "2", "1": "1", "GO": "GO!", "PAUSE": "PAUSE", "FINISH": "FINISH!"}
-MESSAGE_COLS = 16
+MESSAGE_GLYPHS = 8  # sprites reserved for a message
+MESSAGE_BYTES = 2 + MESSAGE_GLYPHS  # glyph count, x of the first glyph, one sprite char per glyph
+
+
+def glyph_char(ch: str) -> int:
+    g = BIG_GLYPHS.index(ch)
+    return GLYPH_FIRST_CHAR + (g % 8) * 2 + (g // 8) * 32
 
 
 def font_chars() -> bytes:
     """The race HUD's BG2 chars: 96 for ASCII 32..127 (char = code - 32; char 0 is blank),
-    white with a dark shadow, then the big message glyphs, yellow on red, 2x2 chars each."""
+    white with a dark shadow."""
     out = bytearray()
     for code in range(32, 128):
         ch = chr(code)
@@ -190,24 +260,17 @@ def font_chars() -> bytes:
             glyph = text_image(ch, WHITE, shadow=DARK)
             blit(img, [row[:7] for row in glyph[:8]], 1, 0)
         out += char_4bpp(img, 0, 0)
-    for ch in BIG_GLYPHS:
-        img = blank(16, 16)
-        blit(img, [row[:15] for row in text_image(ch, YELLOW, scale=2, shadow=RED)[:16]], 2, 0)
-        out += b"".join(char_4bpp(img, x, y) for y, x in ((0, 0), (0, 8), (8, 0), (8, 8)))
     return bytes(out)
 
 
-def message_words() -> bytes:
-    """Two BG2 rows of MESSAGE_COLS words per message, text centred, big glyphs."""
+def message_sprites() -> bytes:
+    """Per message, ``MESSAGE_BYTES``: its glyph count, the screen x of its first glyph (the
+    text centred on the screen), and each glyph's sprite char."""
     out = bytearray()
     for text in MESSAGES.values():
-        rows = [[hud_word(" ")] * MESSAGE_COLS for _ in range(2)]
-        left = (MESSAGE_COLS - 2 * len(text)) // 2
-        for i, ch in enumerate(text):
-            first = BIG_FIRST_CHAR + 4 * BIG_GLYPHS.index(ch)
-            for k, (row, col) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-                rows[row][left + 2 * i + col] = tilemap_entry(first + k, palette=1, priority=True)
-        out += b"".join(w.to_bytes(2, "little") for row in rows for w in row)
+        assert len(text) <= MESSAGE_GLYPHS, text
+        chars = [glyph_char(ch) for ch in text] + [0] * (MESSAGE_GLYPHS - len(text))
+        out += bytes([len(text), 128 - 8 * len(text), *chars])
     return bytes(out)
 
 
@@ -289,8 +352,9 @@ def race_tilemap(track: T.Track, first_map_char: int) -> tuple[bytes, bytes]:
     return chars, b"".join(w.to_bytes(2, "little") for w in words)
 
 
-def bg1_tilemap(track: T.Track) -> bytes:
-    """64x64 metatile words in the order VRAM wants: four 32x32 screens (TL, TR, BL, BR)."""
+def m7_tilemap(track: T.Track, quarters: dict[int, tuple[int, int, int, int]]) -> bytes:
+    """The track as a 128 x 128 Mode 7 map of tile numbers, row-major: 2 x 2 tiles per world
+    cell; the rows below the 56-row world are barrier."""
 
     def surface(col: int, row: int) -> int:
         return track.surface[row * T.COLS + col] if 0 <= col < T.COLS and 0 <= row < T.ROWS else T.WALL
@@ -310,13 +374,12 @@ def bg1_tilemap(track: T.Track) -> bytes:
         edge = [surface(col + dx, row + dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
         return CURB_T if T.OFFROAD in edge else ROAD_T
 
-    out = bytearray()
-    for screen_row in range(2):
-        for screen_col in range(2):
-            for row in range(32):
-                for col in range(32):
-                    m = kind(screen_col * 32 + col, screen_row * 32 + row)
-                    out += tilemap_entry((m % 8) * 2 + (m // 8) * 32).to_bytes(2, "little")
+    out = bytearray(128 * 128)
+    for row in range(64):
+        for col in range(64):
+            tl, tr, bl, br = quarters[kind(col, row)]
+            out[(2 * row) * 128 + 2 * col : (2 * row) * 128 + 2 * col + 2] = bytes([tl, tr])
+            out[(2 * row + 1) * 128 + 2 * col : (2 * row + 1) * 128 + 2 * col + 2] = bytes([bl, br])
     return bytes(out)
 
 
@@ -331,7 +394,6 @@ def track_bank(track: T.Track) -> bytes:
         "header": header,
         "race_map": race_map,
         "map_chars": map_chars,
-        "bg1_map": bg1_tilemap(track),
         "zone": bytes(track.zone + pad),
         "direction": bytes(track.direction + [0] * len(pad)),
         "surface": bytes(track.surface + [T.WALL] * len(pad)),
@@ -374,15 +436,19 @@ def generate(out: Path) -> list[T.Track]:
     cgram[0:32] = palette_bytes(TRACK_COLORS)
     cgram[32:64] = palette_bytes(UI_COLORS)
     cgram[256:288] = palette_bytes(KART_COLORS)
+    cgram[288:320] = palette_bytes(UI_COLORS)
+    m7_chars, quarters = m7_tiles()
     files = {
         "palette.bin": bytes(cgram),
-        "bg1_chars.bin": bg1_chars(),
+        "m7_chars.bin": m7_chars,
         "obj_chars.bin": obj_chars(),
         "font_chars.bin": font_chars(),
     }
     files["sin_table.bin"] = bytes(round(127 * math.sin(h * math.pi / 128)) & 0xFF for h in range(256))
     files["centiseconds.bin"] = bytes(int(f"{f * 100 // 60:02d}", 16) for f in range(60))
-    files["messages.bin"] = message_words()
+    files["messages.bin"] = message_sprites()
+    files["m7_maps.bin"] = b"".join(m7_tilemap(track, quarters) for track in built)
+    files["m7_tables_lo.bin"], files["m7_tables_hi.bin"] = perspective_tables()
     files["title_chars.bin"], files["title_map.bin"] = screen_tiles(title_screen())
     files["select_chars.bin"], files["select_map.bin"] = screen_tiles(select_screen(built))
     for i, track in enumerate(built):
@@ -391,8 +457,9 @@ def generate(out: Path) -> list[T.Track]:
         (out / name).write_bytes(data)
     sizes = [f"{Path(n).stem.upper()}_SIZE = {len(d)}" for n, d in files.items()]
     sizes += [f"TRACK_{k.upper()} = ${0x8000 + v:04X}" for k, v in TRACK_BANK.items()]
-    sizes += [f"MAP_FIRST_CHAR = {MAP_FIRST_CHAR}", f"MESSAGE_COLS = {MESSAGE_COLS}"]
-    sizes += [f"MSG_{name} = {i * 4 * MESSAGE_COLS}" for i, name in enumerate(MESSAGES)]
+    sizes += [f"MAP_FIRST_CHAR = {MAP_FIRST_CHAR}", f"MESSAGE_GLYPHS = {MESSAGE_GLYPHS}"]
+    sizes += [f"MSG_{name} = {i * MESSAGE_BYTES}" for i, name in enumerate(MESSAGES)]
+    sizes += [f"PIVOT_LINE = {PIVOT_LINE}"]
     (out / "assets.inc").write_text("; generated by gen_assets.py\n" + "\n".join(sizes) + "\n")
     (out / "tracks.json").write_text(json.dumps(tracks_json(built), indent=1) + "\n")
     return built

@@ -1,4 +1,5 @@
-"""Render a contact sheet of Practice Kart: title, track select, countdown, and both tracks mid-race.
+"""Render a contact sheet of Practice Kart: title, track select, countdown, and both tracks mid-race
+(the top half is the Mode 7 driving view).
 
 python -m practice_kart.screenshots   # writes practice_kart/screenshots.png
 """

@@ -91,6 +91,76 @@ def test_wall_sets_collision_and_cuts_speed(env):
     assert infos[hit + 1]["collision"] == infos[hit]["collision"] - 1, "the wall-hit timer counts down"
 
 
+def test_head_on_hit_bounces_the_kart_back_out_of_the_wall(env):
+    hold(env, "B", 90)
+    hold(env, "B+RIGHT", 32)  # heading south, straight at the outer wall
+    infos = hold(env, "B", 80)
+    hit = next(k for k, i in enumerate(infos) if i["surface"] == WALL)
+    assert infos[hit]["speed"] <= -128, "a head-on hit sends the kart back with a clear backward speed"
+    assert infos[hit + 1]["surface"] != WALL, "the bounce leaves wall contact on the next frame"
+    assert infos[hit + 10]["y"] < infos[hit]["y"], "and carries the kart back, away from the wall (north)"
+
+
+def test_glancing_hit_slides_along_the_wall(env):
+    data = env.unwrapped.data
+    hold(env, "B", 100)
+    # on the grass south of the start straight, heading east and 8 degrees towards its outer wall
+    for name, value in (("x", 300), ("y", 866), ("heading", 70)):
+        data.set_value(name, value)
+    infos = hold(env, "B", 90)
+    hits = [k for k, i in enumerate(infos) if i["surface"] == WALL]
+    assert hits, "the kart should reach the wall"
+    after = infos[hits[0] :]
+    assert all(i["speed"] > 300 for i in after), "a glancing hit keeps most of the speed"
+    assert after[-1]["x"] - after[0]["x"] > 100, "and the kart slides on along the wall"
+
+
+def test_b_turns_the_kart_from_a_standstill(env):
+    heading = hold(env, "", 1)[0]["heading"]
+    infos = hold(env, "B+LEFT", 2)
+    assert infos[0]["speed"] < 16 and infos[-1]["heading"] == (heading - 2) % 256, (
+        "1/256 turn per frame at a standstill"
+    )
+    assert hold(env, "LEFT", 4)[-1]["heading"] == infos[-1]["heading"], "without B, a standing kart does not turn"
+
+
+@pytest.mark.parametrize("track", [0, 1])
+def test_random_driver_is_never_pinned_and_every_wall_contact_is_escaped(track):
+    from practice_kart.drive_checks import ESCAPE_FRAMES, escape_frames, random_walls
+
+    walls = random_walls(track)
+    assert walls.longest_contact <= 120, f"an unbroken wall contact of {walls.longest_contact} frames"
+    assert walls.contact_fraction < 0.1
+    assert len(walls.contacts) >= 50, "each track should give at least 50 varied wall contacts (100 in all)"
+    escapes = escape_frames(track, walls.contacts)
+    stuck = [k for k, f in enumerate(escapes) if f is None]
+    assert not stuck, f"{len(stuck)} of {len(escapes)} wall contacts not left within {ESCAPE_FRAMES} frames"
+
+
+def test_driving_view_is_heading_up_in_perspective_on_straights():
+    from practice_kart.drive_checks import straight_view
+
+    angles, quadrants = [], []
+    for track in (0, 1):
+        view = straight_view(track)
+        angles += view.angles
+        quadrants += view.quadrants
+    angles, quadrants = np.array(angles), np.array(quadrants)
+    for q in range(4):
+        assert (quadrants == q).sum() >= 10, f"too few straight frames heading {'NESW'[q]}"
+        assert np.mean(angles[quadrants == q] <= 25) >= 0.9, f"heading {'NESW'[q]}: the road should run up the screen"
+    assert np.mean(angles <= 25) >= 0.9
+
+
+def test_far_road_is_drawn_smaller(env):
+    from practice_kart.drive_checks import VIEW, road_mask
+
+    frame = env.step(action_for("", env.buttons))[0]  # on the grid, looking down the start straight
+    mask = road_mask(frame[VIEW], asphalt_only=True)
+    near, far = mask[60:64].sum(axis=1).mean(), mask[4:8].sum(axis=1).mean()
+    assert far < 0.6 * near, f"road {far:.0f} px wide near the top of the view, {near:.0f} px near the kart"
+
+
 def test_driving_backwards_sets_bit_0x10(env):
     forward = hold(env, "B", 40)
     assert not any(i["backward"] & 0x10 for i in forward)

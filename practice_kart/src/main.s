@@ -1,11 +1,14 @@
 ; Practice Kart: a small SNES racing game whose race state mirrors Super Mario Kart's RAM.
 ;
-; Screen (mode 1): BG1 is the track as 16x16 metatiles, scrolled so the kart stays in the
-; middle of the driving view; BG2 holds the HUD (rows 0-1), messages, and the whole-track
-; map in the bottom half. An HDMA table switches the main screen layers per band:
-;   lines   0-15  HUD             (BG2)
-;   lines  16-111 driving view    (BG1, BG2 messages, sprites)
-;   lines 112-223 track map       (BG2, sprites)
+; Screen: the driving view is Mode 7, as in Super Mario Kart: the track is one 1024 x 1024
+; Mode 7 map, rotated so the kart's heading points up the screen and scaled per line for a
+; perspective view from behind the kart. HDMA switches the video mode and layers per band:
+;   lines   0-15  HUD             mode 1: BG2
+;   lines  16-111 driving view    mode 7: the track, sprites (kart, big messages)
+;   lines 112-223 track map       mode 1: BG2 (whole-track map), sprites (the kart's dot)
+; Four more HDMA channels write the Mode 7 matrix on every line of the view, from
+; precomputed tables in ROM (one per heading, see gen_assets.perspective_tables), so the
+; perspective costs the CPU nothing per frame.
 ;
 ; Index registers stay 16-bit everywhere; A switches between 8 and 16 bits.
 
@@ -24,8 +27,12 @@ BRAKE           = 20      ; per frame with Y held
 OFFROAD_DRAG    = 24      ; per frame while above the off-road cap
 REVERSE_MAX     = 240
 TURN_RATE       = 2       ; heading units per frame
+SLOW_TURN_RATE  = 1       ; below STEER_MIN_SPEED, with B held: turning from a standstill
 STEER_MIN_SPEED = 16
-WALL_TIMER      = 30      ; frames the collision timer runs after a hit
+WALL_TIMER      = 30      ; frames the collision timer runs after a wall contact
+BOUNCE_MIN      = 128     ; a head-on hit sends the kart back at least this fast
+KNOCKBACK       = 256     ; sub-pixels per frame that a wall pushes the kart away (1 px)
+BOUNCE_DECAY    = 32      ; sub-pixels per frame that the push loses each frame
 HOP_FRAMES      = 16
 COUNT_STEP      = 40      ; frames per countdown number
 FINAL_LAP_VALUE = 133
@@ -43,12 +50,18 @@ BTN_RIGHT = $0100
 BTN_A     = $0080
 BTN_L     = $0020
 
-; VRAM word addresses
-VRAM_BG1_CHARS = $0000
-VRAM_BG2_CHARS = $2000
-VRAM_BG1_MAP   = $4000
-VRAM_BG2_MAP   = $5000
+; VRAM word addresses. Mode 7 owns $0000-$3FFF: its map in the low bytes, its tile
+; pixels in the high bytes.
+VRAM_MODE7     = $0000
+VRAM_BG2_CHARS = $4000
 VRAM_OBJ_CHARS = $6000
+VRAM_BG2_MAP   = $7000
+HUD_BYTES      = 2 * 32 * 2  ; BG2 map rows 0-1, uploaded every race frame
+
+; Sprites: 0 the kart, 1 its dot on the map, 2 its shadow, 3-10 a big message.
+SPRITE_MESSAGE = 3
+MESSAGE_Y      = 40
+KART_SPRITE_Y  = PIVOT_LINE - 9   ; the 16x16 kart centred on the Mode 7 pivot
 
 .macro A8
     sep #$20
@@ -176,7 +189,9 @@ nmi:
     plb
     lda $4210                   ; acknowledge NMI
     lda nmi_ready
-    beq @skip
+    bne @ready
+    jmp @skip
+@ready:
     ; sprites
     ldx #$0000
     stx $2102
@@ -198,7 +213,7 @@ nmi:
     sta $210E
     lda bg1_vofs+1
     sta $210E
-    ; HUD rows while racing
+    ; while racing: HUD rows, and the Mode 7 view of the frame the main loop just made
     lda game_mode
     cmp #$02
     bne @no_hud
@@ -211,10 +226,19 @@ nmi:
     ldx #hud_buffer
     stx $4302
     stz $4304
-    ldx #512
+    ldx #HUD_BYTES
     stx $4305
     lda #$01
     sta $420B
+    lda m7_x
+    sta $211F                   ; M7X: rotate and scale about the kart
+    lda m7_x+1
+    sta $211F
+    lda m7_y
+    sta $2120                   ; M7Y
+    lda m7_y+1
+    sta $2120
+    jsr m7_tables
 @no_hud:
     lda screen_pending
     beq @screen_done
@@ -237,6 +261,32 @@ nmi:
 empty_handler:
     rti
 
+; Point HDMA channels 1-4 (M7A-M7D) at the perspective tables of heading m7_heading:
+; A and D at table t, B at table t + 64 (-sin), C at table t - 64 (+sin). HDMA reloads
+; the addresses at the top of each frame, so this is called in vblank.
+.macro M7_TABLE channel, turn
+    lda m7_heading
+    clc
+    adc #turn
+    pha
+    ora #$80
+    sta $4303 + channel * $10   ; table = $8000 + (heading & $7F) * 256 ...
+    stz $4302 + channel * $10
+    pla
+    asl a                       ; ... in the bank of headings 0-127 or 128-255
+    lda #^m7_tables_lo
+    adc #$00
+    sta $4304 + channel * $10
+.endmacro
+
+.a8
+m7_tables:
+    M7_TABLE 1, 0
+    M7_TABLE 2, 64
+    M7_TABLE 3, 192
+    M7_TABLE 4, 0
+    rts
+
 ; -------------------------------------------------------------------------------------
 ; PPU setup
 .a8
@@ -247,16 +297,16 @@ init_ppu:
     inx
     cpx #$2134
     bne @clear
-    lda #$03
+    lda #VRAM_OBJ_CHARS >> 13
     sta $2101                   ; OBJ 8x8/16x16, chars at VRAM $6000
-    lda #$11
-    sta $2105                   ; mode 1, BG1 16x16 tiles
-    lda #(VRAM_BG1_MAP >> 8) | $03
-    sta $2107                   ; BG1 map, 64x64
+    lda #$01
+    sta $2105                   ; mode 1 (HDMA switches the driving view to mode 7)
     lda #(VRAM_BG2_MAP >> 8)
     sta $2108                   ; BG2 map, 32x32
     lda #(VRAM_BG2_CHARS >> 8)
-    sta $210B                   ; BG1 chars at 0, BG2 chars at $2000
+    sta $210B                   ; BG2 chars
+    lda #$C0
+    sta $211A                   ; M7SEL: outside the map, repeat tile 0 (barrier)
     lda #$FF                    ; BG2 vertical scroll -1: the SNES shows BG line 1 on screen line 0
     sta $2110
     sta $2110
@@ -293,7 +343,6 @@ load_common_graphics:
     stx $4305
     lda #$01
     sta $420B
-    VRAM_COPY bg1_chars_data, VRAM_BG1_CHARS, BG1_CHARS_SIZE
     VRAM_COPY obj_chars_data, VRAM_OBJ_CHARS, OBJ_CHARS_SIZE
     rts
 
@@ -315,12 +364,37 @@ vram_dma:
     sta $420B
     rts
 
+; Copy dma_size bytes from dma_src into one byte of each VRAM word from dma_vram on: the
+; low bytes with A = $00, the high bytes with A = $80 (Mode 7 keeps its map in the low
+; bytes and its tile pixels in the high bytes). Screen must be off.
+vram_dma_half:
+    sta $2115                   ; increment after the low ($00) or high ($80) byte
+    ldx dma_vram
+    stx $2116
+    ldx #$1800                  ; mode 0, to $2118 (low byte) ...
+    cmp #$80
+    bne @low
+    ldx #$1900                  ; ... or to $2119 (high byte)
+@low:
+    stx $4300
+    ldx dma_src
+    stx $4302
+    lda dma_src+2
+    sta $4304
+    ldx dma_size
+    stx $4305
+    lda #$01
+    sta $420B
+    rts
+
 ; Force blank and stop the per-frame uploads before a screen change.
 screen_off:
     lda #$80
     sta $2100
     stz nmi_ready
-    stz $420C                   ; HDMA off
+    stz $420C                   ; HDMA off ...
+    lda #$01
+    sta $2105                   ; ... which may have left mode 7 on
     rts
 
 ; The screen comes back on in NMI, after the first frame's sprites, scroll and HUD are
@@ -470,14 +544,33 @@ enter_race:
     sta dma_src+2
     pha
     plb                         ; the race runs with the track's bank as data bank
-    ; BG1 tilemap, BG2 race screen, font and minimap chars
-    ldx #TRACK_BG1_MAP
+    ; Mode 7: the track's map (16 KiB per track, in the maps bank) and the tile pixels
+    lda #^m7_maps
+    sta dma_src+2
+    ldx #.loword(m7_maps)
+    lda track_index
+    beq @map_address
+    ldx #.loword(m7_maps) + 128 * 128
+@map_address:
     stx dma_src
-    ldx #8192
+    ldx #128 * 128
     stx dma_size
-    ldx #VRAM_BG1_MAP
+    ldx #VRAM_MODE7
     stx dma_vram
-    jsr vram_dma
+    lda #$00
+    jsr vram_dma_half
+    ldx #.loword(m7_chars_data)
+    stx dma_src
+    lda #^m7_chars_data
+    sta dma_src+2
+    ldx #M7_CHARS_SIZE
+    stx dma_size
+    lda #$80
+    jsr vram_dma_half
+    ; BG2 race screen, font and minimap chars
+    lda track_index
+    inc a
+    sta dma_src+2
     ldx #TRACK_RACE_MAP
     stx dma_src
     ldx #2048
@@ -493,7 +586,7 @@ enter_race:
     stx dma_vram
     jsr vram_dma
     VRAM_COPY font_chars_data, VRAM_BG2_CHARS, FONT_CHARS_SIZE
-    ; HUD rows 0-7 start as the race screen's first rows
+    ; HUD rows 0-1 start as the race screen's first rows
     A16
     ldx #$0000
 @hud:
@@ -501,7 +594,7 @@ enter_race:
     sta hud_buffer,x
     inx
     inx
-    cpx #512
+    cpx #HUD_BYTES
     bne @hud
     ; the grid
     lda TRACK_HEADER
@@ -530,6 +623,10 @@ enter_race:
     stz paused
     stz race_state
     stz message_timer
+    stz steer_lean
+    ldx #$0000
+    stx bounce_dx
+    stx bounce_dy
     stz clock_frames
     stz clock_sec
     stz clock_min
@@ -538,7 +635,28 @@ enter_race:
     sta ground
     ldx #3 * COUNT_STEP
     stx countdown
-    ; HDMA channel 7 switches the main-screen layers per band
+    ; HDMA channels 1-4 write the Mode 7 matrix M7A-M7D ($211B-$211E) twice per line
+    lda #$02
+    sta $4310
+    sta $4320
+    sta $4330
+    sta $4340
+    lda #$1B
+    sta $4311
+    inc a
+    sta $4321
+    inc a
+    sta $4331
+    inc a
+    sta $4341
+    ; channel 6 switches the video mode per band, channel 7 the main-screen layers
+    stz $4360
+    lda #$05
+    sta $4361
+    ldx #.loword(hdma_bgmode)
+    stx $4362
+    lda #^hdma_bgmode
+    sta $4364
     stz $4370
     lda #$2C
     sta $4371
@@ -546,12 +664,13 @@ enter_race:
     stx $4372
     lda #^hdma_layers
     sta $4374
-    lda #$80
-    sta $420C
     lda #$02
     sta game_mode
     jsr hide_sprites
     jsr race_display
+    jsr m7_tables               ; valid tables before HDMA starts (NMI keeps them current)
+    lda #$DE                    ; HDMA channels 1-4, 6 and 7
+    sta $420C
     jsr screen_on
     jmp main_loop
 
@@ -630,29 +749,41 @@ physics:
     sta hop_timer
 
 @steer:
+    ; full turn rate when moving; with B held the kart also turns slowly from a standstill
+    ; (as in SMK), so it can always drive away from a wall it faces
     A16
     lda speed
     bpl @abs_done
     eor #$FFFF
     inc a
 @abs_done:
+    ldx #TURN_RATE
     cmp #STEER_MIN_SPEED
-    bcc @pedals
+    bcs @turn
+    lda joy
+    and #BTN_B
+    beq @pedals
+    ldx #SLOW_TURN_RATE
+@turn:
+    stx turn
     A8
+    stz steer_lean
     lda joy+1
     and #>BTN_LEFT
     beq @right
+    dec steer_lean
     lda heading
     sec
-    sbc #TURN_RATE
+    sbc turn
     sta heading
 @right:
     lda joy+1
     and #>BTN_RIGHT
     beq @pedals
+    inc steer_lean
     lda heading
     clc
-    adc #TURN_RATE
+    adc turn
     sta heading
 
 @pedals:
@@ -735,22 +866,18 @@ physics:
     sta speed
 
 @move:
-    ; velocity = speed * sin/cos(heading) using the PPU's signed 16x8 multiplier
-    A8
-    lda speed
-    sta $211B
-    lda speed+1
-    sta $211B
+    ; velocity = speed * (sin, -cos)(heading), plus what is left of a wall's push
     A16
     lda heading
     and #$00FF
     tax
     A8
     lda f:sin_table,x
-    sta $211C
-    A16
-    lda $2135                   ; product >> 8
-    asl a                       ; sub-pixels per frame: 900 at full speed is 3.5 px
+    jsr velocity
+    .a16                        ; velocity returns with a 16-bit A
+    sta vel_x
+    clc
+    adc bounce_dx
     sta dx
     lda heading
     clc
@@ -761,11 +888,18 @@ physics:
     lda f:sin_table,x           ; cos(heading)
     eor #$FF
     inc a                       ; y grows southwards, north is -cos
-    sta $211C
-    A16
-    lda $2135
-    asl a
+    jsr velocity
+    .a16                        ; velocity returns with a 16-bit A
+    sta vel_y
+    clc
+    adc bounce_dy
     sta dy
+    lda bounce_dx
+    jsr decay
+    sta bounce_dx
+    lda bounce_dy
+    jsr decay
+    sta bounce_dy
     A8
     stz blocked
 
@@ -791,7 +925,8 @@ physics:
     lda TRACK_SURFACE,x
     cmp #SURF_WALL
     bne @commit_x
-    inc blocked
+    lda #$01                    ; bit 0: x refused
+    tsb blocked
     bra @try_y
 @commit_x:
     lda new_pos
@@ -820,7 +955,8 @@ physics:
     lda TRACK_SURFACE,x
     cmp #SURF_WALL
     bne @commit_y
-    inc blocked
+    lda #$02                    ; bit 1: y refused
+    tsb blocked
     bra @after_move
 @commit_y:
     lda new_pos
@@ -847,37 +983,236 @@ physics:
     jsr update_checkpoint
     jmp update_backward
 
-; A wall: a new hit bounces the kart back at a quarter of its speed and starts the
-; collision timer; contact while the timer runs halves the speed.
+; A wall contact (the move was refused on the axes in `blocked`). Like SMK's walls, it
+; never holds the kart: each refused axis gets a push away from the wall, so the next
+; frames leave contact whatever the pedals do. A head-on contact (the refused axis
+; carried most of the motion) turns the speed into a backward bounce of at least
+; BOUNCE_MIN; a glancing one reflects the motion into the wall, keeps 3/4 of the speed,
+; and lets the kart slide on along the free axis. Every contact restarts the timer.
 hit_wall:
     lda #SURF_WALL
     sta surface
+    lda #WALL_TIMER
+    sta collision
     A16
-    lda collision
-    and #$00FF
-    bne @damp
-    lda speed
+    lda dx
+    jsr abs16
+    sta tmp0                    ; |dx|
+    lda dy
+    jsr abs16
+    sta tmp1                    ; |dy|
+    A8
+    lda blocked
+    cmp #$03
+    beq @head_on                ; a corner: both axes refused
+    cmp #$01
+    bne @y_refused
+    A16
+    lda tmp0
+    cmp tmp1
+    bcs @head_on                ; x refused and x carried most of the motion
+    bra @glancing
+@y_refused:
+    A16
+    lda tmp1
+    cmp tmp0
+    bcs @head_on
+@glancing:
+    A16
+    lda speed                   ; speed -= speed / 4
     cmp #$8000
     ror a
     cmp #$8000
     ror a
     eor #$FFFF
     inc a
+    clc
+    adc speed
     sta speed
+    lda vel_x                   ; the push also cancels the motion into the wall
+    sta tmp0
+    lda vel_y
+    sta tmp1
+    bra @push
+@head_on:
+    A16
+    lda speed                   ; speed = -speed / 2, at least BOUNCE_MIN the other way
+    beq @still
+    bmi @was_reversing
+    lsr a
+    cmp #BOUNCE_MIN
+    bcs @back
+    lda #BOUNCE_MIN
+@back:
+    eor #$FFFF
+    inc a
+    bra @set_speed
+@was_reversing:
+    eor #$FFFF
+    inc a
+    lsr a
+    cmp #BOUNCE_MIN
+    bcs @set_speed
+    lda #BOUNCE_MIN
+@set_speed:
+    sta speed
+@still:
+    stz tmp0
+    stz tmp1
+@push:
+    ; bounce = -(motion cancelled) - KNOCKBACK towards the wall, on each refused axis
     A8
-    lda #WALL_TIMER
-    sta collision
-    rts
-@damp:
-    .a16
-    lda speed
-    cmp #$8000
-    ror a
-    sta speed
+    lda blocked
+    and #$01
+    beq @push_y
+    A16
+    lda dx
+    ldx tmp0
+    jsr push_from_wall
+    sta bounce_dx
+    A8
+@push_y:
+    lda blocked
+    and #$02
+    beq @done
+    A16
+    lda dy
+    ldx tmp1
+    jsr push_from_wall
+    sta bounce_dy
+@done:
     A8
     rts
 
+; A = the refused step on one axis (its sign says which side the wall is on), X = the
+; kart's own velocity on that axis. Returns the push: KNOCKBACK away from the wall, plus
+; the velocity's part towards the wall cancelled (X = 0 for none).
+.a16
+push_from_wall:
+    stx tmp2
+    cmp #$8000
+    bcs @wall_below             ; the step went negative: the wall is on the low side
+    lda tmp2
+    bmi @only_knock_down        ; the kart's own motion already points away
+    eor #$FFFF
+    inc a
+    sec
+    sbc #KNOCKBACK
+    rts
+@only_knock_down:
+    lda #.loword(-KNOCKBACK)
+    rts
+@wall_below:
+    lda tmp2
+    bpl @only_knock_up
+    eor #$FFFF
+    inc a
+    clc
+    adc #KNOCKBACK
+    rts
+@only_knock_up:
+    lda #KNOCKBACK
+    rts
+
+; A = |A| (16-bit)
+.a16
+abs16:
+    cmp #$8000
+    bcc @done
+    eor #$FFFF
+    inc a
+@done:
+    rts
+
+; A = A moved BOUNCE_DECAY towards 0 (16-bit signed): a wall's push fades out.
+.a16
+decay:
+    cmp #$8000
+    bcs @negative
+    sec
+    sbc #BOUNCE_DECAY
+    bcs @done
+    lda #$0000
+    rts
+@negative:
+    clc
+    adc #BOUNCE_DECAY
+    bcc @done
+    lda #$0000
+@done:
+    rts
+
+; velocity: A (8-bit) = a signed sine (-127..127). Returns A (16-bit) = 2 * floor(speed *
+; sine / 256), the kart's step on one axis in sub-pixels (1/256 px) per frame: 900 at
+; top speed is 3.5 px. It uses the CPU's unsigned 8x8 multiplier, because the PPU's
+; signed multiplier shares M7A/M7B with the perspective HDMA.
+.a8
+velocity:
+    stz mul_sign
+    cmp #$80
+    bcc @sine_positive
+    eor #$FF
+    inc a
+    inc mul_sign
+@sine_positive:
+    sta $4202                   ; multiplicand: |sine|
+    A16
+    lda speed
+    jsr abs16
+    sta mul_abs
+    A8
+    lda speed+1
+    bpl @signs_done
+    lda mul_sign
+    eor #$01
+    sta mul_sign
+@signs_done:
+    lda mul_abs+1
+    sta $4203                   ; |speed| high byte * |sine|, ready 8 cycles later
+    nop
+    nop
+    nop
+    nop
+    A16
+    lda $4216
+    sta mul_high
+    A8
+    lda mul_abs
+    sta $4203                   ; low byte * |sine|
+    nop
+    nop
+    nop
+    nop
+    A16
+    lda $4216
+    sta mul_low
+    A8
+    lda mul_sign
+    bne @negative
+    A16
+    lda mul_low
+    xba
+    and #$00FF                  ; (low product) >> 8 ...
+    clc
+    adc mul_high                ; ... + high product = |speed * sine| >> 8
+    asl a
+    rts
+@negative:
+    A16
+    lda mul_low
+    clc
+    adc #255                    ; round the magnitude up, so the result is floored
+    xba
+    and #$00FF
+    clc
+    adc mul_high
+    eor #$FFFF
+    inc a
+    asl a
+    rts
+
 ; delta (3 bytes) = X sign-extended to 24 bits
+.a8
 set_delta:
     stx delta
     lda delta+1
@@ -1010,17 +1345,23 @@ update_clock:
 ; -------------------------------------------------------------------------------------
 ; Display: scroll, sprites and HUD text for this frame.
 race_display:
+    ; Mode 7 view: the kart's position is the centre of rotation and is drawn at
+    ; (128, PIVOT_LINE); the matrix tables rotate the heading up the screen
     A16
     lda kart_x
+    sta m7_x
     sec
     sbc #128
     sta bg1_hofs
     lda kart_y
+    sta m7_y
     sec
-    sbc #64 + 1
+    sbc #PIVOT_LINE
     sta bg1_vofs
     A8
-    ; kart sprite, lifted while hopping
+    lda heading
+    sta m7_heading
+    ; kart sprite, seen heading up, leaning into a turn, lifted while hopping
     lda #120
     sta oam_shadow
     A16
@@ -1028,26 +1369,21 @@ race_display:
     and #$00FF
     tax
     A8
-    lda #56
+    lda #KART_SPRITE_Y
     sec
     sbc f:hop_height,x
     sta oam_shadow+1
-    lda heading
-    clc
-    adc #8
-    lsr a
-    lsr a
-    lsr a
-    lsr a                       ; frame 0-15
-    pha
-    and #$07
-    asl a
-    sta tmp0
-    pla
-    and #$08
-    asl a
-    asl a
-    ora tmp0                    ; char (f % 8) * 2 + (f / 8) * 32
+    lda steer_lean
+    beq @upright
+    bmi @lean_left
+    lda #2                      ; frame 1 (heading 16): leaning right
+    bra @lean_set
+@lean_left:
+    lda #46                     ; frame 15 (heading 240): leaning left
+    bra @lean_set
+@upright:
+    lda #0                      ; frame 0: heading up
+@lean_set:
     sta oam_shadow+2
     lda #$20
     sta oam_shadow+3
@@ -1081,15 +1417,20 @@ race_display:
     beq @no_shadow
     lda #120
     sta oam_shadow+8
-    lda #58
+    lda #KART_SPRITE_Y + 2
     sta oam_shadow+9
     lda #66
     sta oam_shadow+10
     lda #$20
     sta oam_shadow+11
 @no_shadow:
-    lda #$22                    ; sprites 0 and 2 are 16x16
+    lda #$A2                    ; sprites 0, 2 and 3 are 16x16 ...
     sta oam_shadow+512
+    lda #$AA                    ; ... and 4-10 (the message glyphs)
+    sta oam_shadow+513
+    lda #$2A
+    sta oam_shadow+514
+    jsr draw_message
     jmp draw_hud
 
 ; HUD: time M'SS"CC, lap, speed, and the message in the middle of the view.
@@ -1161,21 +1502,47 @@ draw_hud:
     adc #HUD('0')
     sta hud_buffer + (1 * 32 + 9) * 2
     A8
-    jsr pick_message
-    A16
-    ldy #$0000
-@message:
+    rts
+
+; The message (3, 2, 1, GO!, PAUSE, FINISH!) as big sprites across the driving view:
+; Mode 7 has no second background layer to write text on.
+.a8
+draw_message:
+    jsr pick_message            ; X = the message's offset in `messages`
     lda f:messages,x
-    sta hud_buffer + (4 * 32 + 8) * 2,y
-    lda f:messages + MESSAGE_COLS * 2,x
-    sta hud_buffer + (5 * 32 + 8) * 2,y
+    sta tmp0                    ; glyph count
+    lda f:messages+1,x
+    sta tmp1                    ; screen x of the first glyph
+    stz tmp2                    ; glyph index
+    ldy #SPRITE_MESSAGE * 4
+@glyph:
+    lda tmp2
+    cmp tmp0
+    bcs @hide
+    lda tmp1
+    sta oam_shadow,y
+    clc
+    adc #16
+    sta tmp1
+    lda #MESSAGE_Y
+    sta oam_shadow+1,y
+    lda f:messages+2,x
+    sta oam_shadow+2,y
+    lda #$32                    ; priority 3, sprite palette 1
+    sta oam_shadow+3,y
+    bra @next
+@hide:
+    lda #$F0
+    sta oam_shadow+1,y
+@next:
     inx
-    inx
+    inc tmp2
     iny
     iny
-    cpy #MESSAGE_COLS * 2
-    bne @message
-    A8
+    iny
+    iny
+    cpy #(SPRITE_MESSAGE + MESSAGE_GLYPHS) * 4
+    bne @glyph
     rts
 
 ; A = BCD byte (16-bit A, high byte ignored) -> A = tens digit word, X = ones digit word
@@ -1240,8 +1607,15 @@ zero_byte:
 ; Lines per band, then the main-screen layers ($212C) for that band.
 hdma_layers:
     .byte 16, $02               ; HUD: BG2
-    .byte 96, $13               ; driving view: BG1, BG2 messages, sprites
+    .byte 96, $11               ; driving view: the Mode 7 track, sprites
     .byte 112, $12              ; map: BG2, sprites
+    .byte 0
+
+; Lines per band, then the video mode ($2105) for that band.
+hdma_bgmode:
+    .byte 16, $01               ; HUD: mode 1
+    .byte 96, $07               ; driving view: mode 7
+    .byte 112, $01              ; map: mode 1
     .byte 0
 
 hop_height:
@@ -1264,9 +1638,18 @@ messages:
 .segment "TRACK1"
     .incbin "track1.bin"
 
+.segment "MODE7LO"
+m7_tables_lo:      .incbin "m7_tables_lo.bin"   ; perspective tables, headings 0-127
+
+.segment "MODE7HI"
+m7_tables_hi:      .incbin "m7_tables_hi.bin"   ; headings 128-255: the next bank
+
+.segment "MODE7MAPS"
+m7_maps:           .incbin "m7_maps.bin"        ; track 0's map, then track 1's
+
 .segment "COMMON"
 palette_data:      .incbin "palette.bin"
-bg1_chars_data:    .incbin "bg1_chars.bin"
+m7_chars_data:     .incbin "m7_chars.bin"
 obj_chars_data:    .incbin "obj_chars.bin"
 font_chars_data:   .incbin "font_chars.bin"
 title_chars_data:  .incbin "title_chars.bin"
