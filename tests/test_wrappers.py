@@ -299,7 +299,7 @@ def test_stock_pipeline_gives_the_same_shapes():
 # --- the fast path against the plain one, on a recorded drive ------------------------------------
 
 ACTIONS = (*DRIVING_ACTIONS, "Y")  # Y (brake, reverse) to bounce off walls
-WALL_BANGING = [0, 0, 0] + [9] * 7  # per step: B into the wall, then Y away; 7 hits end the episode
+WALL_BANGING = [0, 0, 0] + [9] * 6  # per step: B into the wall, then Y away; 7 hits end the episode
 
 
 def record_drive(env: gym.Env, kind: str, seed: int) -> list[int]:
