@@ -28,7 +28,7 @@ from types import SimpleNamespace
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from kart_helpers.evaluate import par_frames, par_lap_frames
-from kart_helpers.integration import PRACTICE_GAME
+from kart_helpers.integration import PRACTICE_GAME, game_dir
 from kart_helpers.train import cpu_profile, train
 from kart_helpers.train.live import plot_history
 
@@ -56,8 +56,20 @@ def share(seconds: float, wall: float) -> float | None:
     return round(seconds / max(wall, 1e-9), 3) if math.isfinite(seconds) else None
 
 
+PK1_ROM = "a5ac1f230a548abc657456a1d8c161c0abeba070"
+"""The first Practice Kart (north-up view, walls that held the kart): results/learning_pk1_*."""
+
+
+def rom_name(sha1: str) -> str:
+    """How the table names the ROM a result ran on."""
+    if sha1 == (game_dir(PRACTICE_GAME) / "rom.sha").read_text().strip():
+        return "current"
+    return "PK1 (north-up)" if sha1 == PK1_ROM else sha1[:7]
+
+
 def table_row(r: dict) -> str:
     """One row of ``learning.md`` from a results JSON."""
+    rom = rom_name(r["rom_sha1"])
     evals = r.get("evaluation", {})
     greedy = max((e["laps"] for k, e in evals.items() if k.endswith("greedy") and isinstance(e, dict)), default=0)
     sampled = max((e["laps"] for k, e in evals.items() if k.endswith("sampled") and isinstance(e, dict)), default=0)
@@ -65,7 +77,8 @@ def table_row(r: dict) -> str:
     best = r.get("best_race_frames")
     ratio = f"{r['best_vs_par']:.2f}" if best else "–"
     return (
-        f"| {r['state']} | {r['seed']} | {r['train_wall_s'] / 60:.1f} | {r['env_steps']:,} | {r['steps_per_s']:.0f} "
+        f"| {rom} | {r['state']} | {r['seed']} | {r['train_wall_s'] / 60:.1f} "
+        f"| {r['env_steps']:,} | {r['steps_per_s']:.0f} "
         f"| {r['max_laps']} | {first} | {greedy} / {sampled} | {best or '–'} | {r['par_frames']} | {ratio} |"
     )
 
@@ -80,10 +93,10 @@ def write_table() -> Path:
         "on 2 cores; then the best and last checkpoints race from the grid (1 greedy race, 3 sampled races each).",
         "Laps in training count episodes that started on the grid only. Race and par times are frames (60 per s).",
         "",
-        "| track | seed | train min | env steps | steps/s | max laps in training | first 5-lap finish (min) "
+        "| ROM | track | seed | train min | env steps | steps/s | max laps in training | first 5-lap finish (min) "
         "| laps after training (greedy / sampled) | best race (frames) | par | ÷ par |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *(table_row(r) for r in sorted(rows, key=lambda r: (r["state"], r["seed"]))),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *(table_row(r) for r in sorted(rows, key=lambda r: (rom_name(r["rom_sha1"]), r["state"], r["seed"]))),
     ]
     path = RESULTS / "learning.md"
     path.write_text("\n".join(lines) + "\n")
@@ -135,6 +148,7 @@ def main() -> None:
         "state": args.state,
         "seed": args.seed,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "rom_sha1": (game_dir(PRACTICE_GAME) / "rom.sha").read_text().strip(),
         "config": config.to_dict(),
         "train_wall_s": round(wall, 1),
         "env_steps": result.counters["env_step"],

@@ -125,7 +125,9 @@ show_frames(
 
 # %% [markdown]
 # The screen is laid out like Super Mario Kart's:
-# - the **top half** is the race, with the time, lap and speed in the top rows;
+# - the **top half** is the race, seen from just behind the kart: the view turns with the
+#   kart, so the road ahead always runs up the screen, and farther road is drawn smaller (the
+#   SNES's Mode 7, as in Super Mario Kart). The time, lap and speed sit in the top rows;
 # - the **bottom half** is the whole track, with a dot for the kart.
 #
 # Later, the agent sees only the top half (notebook 05).

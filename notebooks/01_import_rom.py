@@ -299,8 +299,10 @@ for t in range(steps(full=600, smoke=240)):
 show_frames(frames, titles);
 
 # %% [markdown]
-# Now the kart moves, and `checkpoint` tells us how far it got. Choosing the action set is
-# part of the design (notebook 05).
+# Now the kart moves, and `checkpoint` tells us how far it got. The view turns with the kart,
+# so the road ahead always points up the screen. When the kart meets a wall, the wall bounces
+# it away, as in Super Mario Kart, so even a random driver never stays stuck. Choosing the
+# action set is part of the design (notebook 05).
 #
 # ## Exercise
 #

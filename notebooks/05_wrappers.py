@@ -161,7 +161,8 @@ show_frames(
 );
 
 # %% [markdown]
-# - **Crop** keeps rows 16-111, the view around the kart: 96 × 256 × 3.
+# - **Crop** keeps rows 16-111, the driving view: the road ahead of the kart, in perspective,
+#   96 × 256 × 3.
 # - **Grayscale** keeps the luma, `0.299 R + 0.587 G + 0.114 B`. Road, grass and wall stay
 #   distinct in brightness, with a third of the bytes.
 # - **Resize** averages areas down to 84 × 84, the input of the standard Atari CNN. The track
