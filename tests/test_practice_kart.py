@@ -113,6 +113,10 @@ def test_glancing_hit_slides_along_the_wall(env):
     after = infos[hits[0] :]
     assert all(i["speed"] > 300 for i in after), "a glancing hit keeps most of the speed"
     assert after[-1]["x"] - after[0]["x"] > 100, "and the kart slides on along the wall"
+    # wall frames keep the zone and wrong-way checks on the kart's own cell
+    steps = {(b["checkpoint"] - a["checkpoint"]) % 30 for a, b in itertools.pairwise(after)}
+    assert steps <= {0, 1}, f"checkpoints jumped by {steps} while sliding along the wall"
+    assert not any(i["backward"] & 0x10 for i in after), "heading along the track is not the wrong way"
 
 
 def test_b_turns_the_kart_from_a_standstill(env):

@@ -758,6 +758,7 @@ physics:
     inc a
 @abs_done:
     ldx #TURN_RATE
+    stz steer_lean              ; upright unless a turn below says otherwise
     cmp #STEER_MIN_SPEED
     bcs @turn
     lda joy
@@ -767,7 +768,6 @@ physics:
 @turn:
     stx turn
     A8
-    stz steer_lean
     lda joy+1
     and #>BTN_LEFT
     beq @right
@@ -973,7 +973,9 @@ physics:
     sta ground
     lda blocked
     beq @no_wall
+    phx                         ; hit_wall uses X; the zone and direction checks need the cell
     jsr hit_wall
+    plx
     bra @zones
 @no_wall:
     lda ground
