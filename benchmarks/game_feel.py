@@ -17,6 +17,8 @@ import json
 import os
 import statistics
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -66,21 +68,19 @@ def raw_speed(rounds: int, variants: dict[str, str | None]) -> dict:
     }
 
 
-class user_folder:
+@contextmanager
+def user_folder(folder: str | None) -> Iterator[None]:
     """Point the user integrations folder at ``folder`` for a while (None: leave it)."""
-
-    def __init__(self, folder: str | None) -> None:
-        self.folder, self.before = folder, os.environ.get(USER_DIR_VARIABLE)
-
-    def __enter__(self) -> None:
-        if self.folder is not None:
-            os.environ[USER_DIR_VARIABLE] = self.folder
-
-    def __exit__(self, *exc: object) -> None:
-        if self.before is None:
+    before = os.environ.get(USER_DIR_VARIABLE)
+    if folder is not None:
+        os.environ[USER_DIR_VARIABLE] = folder
+    try:
+        yield
+    finally:
+        if before is None:
             os.environ.pop(USER_DIR_VARIABLE, None)
         else:
-            os.environ[USER_DIR_VARIABLE] = self.before
+            os.environ[USER_DIR_VARIABLE] = before
 
 
 def table(results: dict) -> str:

@@ -758,7 +758,8 @@ physics:
     inc a
 @abs_done:
     ldx #TURN_RATE
-    stz steer_lean              ; upright unless a turn below says otherwise
+    stz steer_lean              ; upright unless a turn below says otherwise (A is 16-bit:
+                                ; this also clears mul_sign, scratch for velocity)
     cmp #STEER_MIN_SPEED
     bcs @turn
     lda joy
