@@ -31,18 +31,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import stable_retro as retro
 
-from kart_helpers.integration import PRACTICE_GAME, close_live_env, make_env
-from kart_helpers.vector import BACKENDS, make_vector_env, measure_collection
-from kart_helpers.wrappers import (
-    PipelineConfig,
-    Speed,
-    interleaved,
-    measure_env,
-    measure_raw,
-    stage_costs,
-    wrap,
-    wrap_stock,
-)
+from kart_helpers.bench.collection import measure_collection
+from kart_helpers.bench.speed import Speed, interleaved, measure_env, measure_raw, stage_costs
+from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.pipeline.build import wrap, wrap_stock
+from kart_helpers.pipeline.config import PipelineConfig
+from kart_helpers.pipeline.vector import BACKENDS, make_vector_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_TARGET = 0.95

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kart_helpers.integration import PRACTICE_GAME, USER_DIR_VARIABLE, find_file, make_env
-from kart_helpers.wrappers import measure_raw
+from kart_helpers.bench.speed import measure_raw
+from kart_helpers.emulator.env import make_env
+from kart_helpers.emulator.integration import USER_DIR_VARIABLE, find_file
+from kart_helpers.game.constants import PRACTICE_GAME
 from practice_kart.drive_checks import escape_frames, random_walls, straight_view
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,10 +27,10 @@ from types import SimpleNamespace
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from kart_helpers.evaluate import par_frames, par_lap_frames
-from kart_helpers.integration import PRACTICE_GAME, game_dir
+from kart_helpers.display.training import plot_history
+from kart_helpers.emulator.integration import game_dir
+from kart_helpers.game.constants import PRACTICE_GAME, par_frames, par_lap_frames
 from kart_helpers.train import cpu_profile, train
-from kart_helpers.train.live import plot_history
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -169,7 +169,7 @@ def main() -> None:
     }
     evaluations = {}
     try:
-        from kart_helpers.evaluate import evaluate_checkpoint
+        from kart_helpers.evaluate.rollout.rollout import evaluate_checkpoint
 
         for label, path in (("best", result.best), ("last", result.last)):
             if path is None:

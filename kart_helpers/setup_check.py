@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from kart_helpers.emulator.integration import find_file, register
+from kart_helpers.game.constants import PRACTICE_GAME
+
 PACKAGES = ("stable-retro", "gymnasium", "numpy", "torch", "tianshou", "matplotlib", "ipywidgets", "lupa")
 
 
@@ -43,7 +46,6 @@ def snes_core() -> Path | None:
 
 def check_install() -> list[Check]:
     """Everything the course needs, each with a pass/fail and a detail (a version or a path)."""
-    from kart_helpers.integration import PRACTICE_GAME, find_file, register
 
     checks = [Check("python", sys.version_info >= (3, 10), f"{platform.python_version()} on {platform.system()}")]
     for dist in PACKAGES:

@@ -63,7 +63,7 @@ print(report())
 # **user folder**. In Colab, that folder disappears when the runtime is recycled.
 
 # %%
-from kart_helpers.integration import shipped_integrations_dir, user_integrations_dir
+from kart_helpers.emulator.integration import shipped_integrations_dir, user_integrations_dir
 
 print("Colab:" if in_colab() else "Local:", "yes" if in_colab() else "running on this machine")
 print("shipped integrations:", shipped_integrations_dir())
@@ -92,7 +92,7 @@ print("your files go to:    ", user_integrations_dir())
 # the notebooks switch to the real game and tell you which one they are using.
 
 # %%
-from kart_helpers.roms import rom_status
+from kart_helpers.rom.importer import rom_status
 
 status = rom_status()
 print(status.message)
@@ -110,9 +110,10 @@ print(status.message)
 # %%
 import stable_retro as retro
 
-from kart_helpers.integration import PRACTICE_GAME, make_env
-from kart_helpers.states import run_script
-from kart_helpers.viz import show_frames
+from kart_helpers.display.frames import show_frames
+from kart_helpers.emulator.drive import run_script
+from kart_helpers.emulator.env import make_env
+from kart_helpers.game.constants import PRACTICE_GAME
 
 env = make_env(PRACTICE_GAME, state=retro.State.NONE, use_restricted_actions=retro.Actions.ALL)
 env.reset()

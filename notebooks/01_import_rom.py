@@ -53,8 +53,9 @@ if "google.colab" in sys.modules:
 # %%
 import hashlib
 
-from kart_helpers.integration import PRACTICE_GAME, find_file
-from kart_helpers.roms import identify_rom
+from kart_helpers.emulator.integration import find_file
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.rom.identify import identify_rom
 
 rom_path = find_file(PRACTICE_GAME, "rom.sfc")
 rom = rom_path.read_bytes()
@@ -95,7 +96,7 @@ print(identify_rom(headered, game=PRACTICE_GAME))
 # score the game:
 
 # %%
-from kart_helpers.integration import game_dir
+from kart_helpers.emulator.integration import game_dir
 
 for path in sorted(game_dir(PRACTICE_GAME).iterdir()):
     print(f"{path.name:16} {path.stat().st_size:>8} bytes")
@@ -126,7 +127,8 @@ for path in sorted(game_dir(PRACTICE_GAME).iterdir()):
 import os
 import tempfile
 
-from kart_helpers.roms import RomError, import_rom
+from kart_helpers.rom.identify import RomError
+from kart_helpers.rom.importer import import_rom
 
 real_user_folder = os.environ.get("KART_INTEGRATIONS")
 os.environ["KART_INTEGRATIONS"] = tempfile.mkdtemp(prefix="practice_user_folder_")
@@ -188,7 +190,7 @@ upload = widgets.FileUpload(accept=".sfc,.smc,.zip", multiple=False, description
 upload
 
 # %%
-from kart_helpers.roms import rom_status
+from kart_helpers.rom.importer import rom_status
 
 if upload.value:
     try:
@@ -214,7 +216,7 @@ print(rom_status().message)
 # %%
 import stable_retro as retro
 
-from kart_helpers.integration import list_games, register
+from kart_helpers.emulator.integration import list_games, register
 
 for folder in register():
     print("searched:", folder)
@@ -230,7 +232,8 @@ print("stable-retro finds the ROM at:", retro.data.get_romfile_path(PRACTICE_GAM
 # what to do:
 
 # %%
-from kart_helpers.integration import IntegrationError, make_env
+from kart_helpers.emulator.env import make_env
+from kart_helpers.emulator.integration import IntegrationError
 
 try:
     make_env(PRACTICE_GAME, state="NoSuchState")
@@ -264,8 +267,8 @@ print("buttons:          ", env.unwrapped.buttons)
 # What does a random agent do? Sample actions from the action space and look at every 60th frame.
 
 # %%
+from kart_helpers.display.frames import show_frames
 from kart_helpers.smoke import steps
-from kart_helpers.viz import show_frames
 
 frames, infos = [], []
 for t in range(steps(full=600, smoke=240)):
@@ -285,7 +288,7 @@ show_frames(frames, [f"frame {60 * (k + 1)}: race clock {i['current_frame']}" fo
 # %%
 import numpy as np
 
-from kart_helpers.states import action_for
+from kart_helpers.emulator.buttons import action_for
 
 combos = ["B", "B+LEFT", "B+RIGHT", "B+L"]
 rng = np.random.default_rng(0)

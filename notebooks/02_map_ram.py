@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -55,8 +57,9 @@ if "google.colab" in sys.modules:
 # %%
 import stable_retro as retro
 
-from kart_helpers.integration import PRACTICE_GAME, make_env
-from kart_helpers.memory_map import MemoryMap
+from kart_helpers.emulator.env import make_env
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.ram.memory_map import MemoryMap
 
 env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
 env.reset()
@@ -72,7 +75,7 @@ memory.table(memory.read(env))
 # - a **get_ram() index**, which depends on the SRAM size, because SRAM comes before WRAM.
 
 # %%
-from kart_helpers.memory_map import bus_to_address, wram_to_address
+from kart_helpers.ram.addresses import bus_to_address, wram_to_address
 
 address = bus_to_address("$7E:1234")
 print("data.json address:", address, "=", hex(address), "= WRAM offset $1234:", wram_to_address(0x1234) == address)
@@ -99,8 +102,8 @@ print("$00:0123 and $7E:0123 are one byte:", [memory.label(a) for a in memory.mi
 # before, but our search never looks at them: the expert is a steady pair of hands, nothing more.
 
 # %%
-from kart_helpers.expert import Expert
-from kart_helpers.ram_search import RamSearch
+from kart_helpers.game.expert import Expert
+from kart_helpers.ram.search import RamSearch
 
 expert = Expert(track=0)
 search = RamSearch.start(env)  # snapshot 0, on the grid
@@ -129,7 +132,7 @@ search.filter("increased_by", 1)
 search.table()
 
 # %%
-from kart_helpers.viz import show_frames
+from kart_helpers.display.frames import show_frames
 
 show_frames(frames, [f"snapshot at frame {f}" for f in search.frames[[0, 2, 5, 6]]], cols=4, scale=1.6);
 
@@ -215,7 +218,7 @@ print("\n".join(unsigned.log[-5:]))
 # %%
 import numpy as np
 
-from kart_helpers.memory_map import DataType
+from kart_helpers.ram.types import DataType
 
 two_bytes = np.array([0x10, 0xFF], dtype=np.uint8)  # as they sit in RAM
 for type_string in ["|u1", "<u2", "<i2", ">i2", "<s2"]:
@@ -228,7 +231,7 @@ for type_string in ["|u1", "<u2", "<i2", ">i2", "<s2"]:
 # ways while the kart accelerates and then reverses:
 
 # %%
-from kart_helpers.ram_search import watch
+from kart_helpers.ram.trace import watch
 
 speed_address = int(speed.addresses[0])
 env.reset()
@@ -333,7 +336,7 @@ lap.plot(title="Practice Ring, driven by the expert");
 # finds each one, and says what to write instead:
 
 # %%
-from kart_helpers.data_json import problems_table, validate
+from kart_helpers.ram.data_json import problems_table, validate
 
 checkpoint_address = int(checkpoint.addresses[0])
 draft = {
@@ -354,7 +357,7 @@ problems_table(validate(draft))
 import tempfile
 from pathlib import Path
 
-from kart_helpers.data_json import write_data_json
+from kart_helpers.ram.data_json import write_data_json
 
 path = write_data_json(found, Path(tempfile.mkdtemp()))
 print(path.read_text())
@@ -364,7 +367,7 @@ print(path.read_text())
 # reads it, and checks that it stays in the range we expect:
 
 # %%
-from kart_helpers.data_json import verify
+from kart_helpers.ram.data_json import verify
 
 env.reset()
 ranges = {"laps": (127, 133), "checkpoint": (0, 29), "speed": (-240, 900), "surface": (0, 255)}
@@ -379,8 +382,8 @@ report
 # addresses and types?
 
 # %%
-from kart_helpers.integration import read_json
-from kart_helpers.tables import Table
+from kart_helpers.display.tables import Table
+from kart_helpers.emulator.integration import read_json
 
 shipped = read_json(PRACTICE_GAME, "data.json")["info"]
 rows = [
@@ -402,7 +405,7 @@ Table(["variable", "we found", "type", "shipped", "type"], rows, "found vs shipp
 # second before frame 330. We search 4-byte big-endian values (`>u4`) equal to what the HUD says.
 
 # %%
-from kart_helpers.integration import close_live_env
+from kart_helpers.emulator.env import close_live_env
 
 close_live_env()
 air = retro.make("Airstriker-Genesis-v0", render_mode="rgb_array", use_restricted_actions=retro.Actions.ALL)
@@ -444,8 +447,8 @@ del air
 # The exercise below closes this emulator; run this cell again to get the panel back.
 
 # %%
-from kart_helpers.ram_widget import RamSearchPanel
-from kart_helpers.roms import rom_status
+from kart_helpers.display.ram_panel import RamSearchPanel
+from kart_helpers.rom.importer import rom_status
 
 game = rom_status().game
 print("using", game)

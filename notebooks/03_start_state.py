@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -52,8 +54,8 @@ if "google.colab" in sys.modules:
 # it, Practice Kart otherwise.
 
 # %%
-from kart_helpers.integration import PRACTICE_GAME
-from kart_helpers.roms import rom_status
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.rom.importer import rom_status
 
 game = rom_status().game
 print(rom_status().message)
@@ -67,7 +69,8 @@ print(rom_status().message)
 # appear, because a press during a screen transition is lost.
 
 # %%
-from kart_helpers.states import START_SCRIPTS, format_script
+from kart_helpers.emulator.buttons import format_script
+from kart_helpers.emulator.start_scripts import START_SCRIPTS
 
 script = START_SCRIPTS[game]
 print(format_script(script))
@@ -80,8 +83,8 @@ print(format_script(script))
 # START and SELECT, so a menu would never open (notebook 04 shows why).
 
 # %%
-from kart_helpers.states import play_script
-from kart_helpers.viz import show_frames
+from kart_helpers.display.frames import show_frames
+from kart_helpers.emulator.drive import play_script
 
 run = play_script(game, script)
 show_frames(run.frames, run.captions, cols=4, scale=2);
@@ -94,7 +97,7 @@ show_frames(run.frames, run.captions, cols=4, scale=2);
 # `grid_problems` lists whatever is not so.
 
 # %%
-from kart_helpers.states import grid_problems
+from kart_helpers.emulator.start_scripts import grid_problems
 
 print(run.info)
 problems = grid_problems(run.info, game)
@@ -109,7 +112,7 @@ print("on the grid" if not problems else "NOT on the grid:\n- " + "\n- ".join(pr
 # beside it: that is the state `make_env(game)` loads when you name none.
 
 # %%
-from kart_helpers.states import save_start_state, start_states
+from kart_helpers.emulator.states import save_start_state, start_states
 
 if not problems:
     path = save_start_state(run.env, "Level1", game)
@@ -125,8 +128,8 @@ for entry in start_states(game):
 # the game is deterministic, and the script is the one that made the shipped state.
 
 # %%
-from kart_helpers.integration import game_dir
-from kart_helpers.states import read_state
+from kart_helpers.emulator.integration import game_dir
+from kart_helpers.emulator.states import read_state
 
 if game == PRACTICE_GAME and not problems:
     same = read_state(path) == read_state(game_dir(game) / "Level1.state")
@@ -141,8 +144,8 @@ if game == PRACTICE_GAME and not problems:
 # %%
 import numpy as np
 
-from kart_helpers.integration import make_env
-from kart_helpers.states import action_for
+from kart_helpers.emulator.buttons import action_for
+from kart_helpers.emulator.env import make_env
 
 env = make_env(game)
 env.reset()
@@ -169,7 +172,7 @@ from pathlib import Path
 
 import stable_retro as retro
 
-from kart_helpers.states import StateError
+from kart_helpers.emulator.states import StateError
 
 good = (game_dir(PRACTICE_GAME) / "Level1.state").read_bytes()
 genesis = retro.data.get_file_path("Airstriker-Genesis-v0", "Level1.state", retro.data.Integrations.STABLE)
@@ -197,9 +200,10 @@ for name, content in bad_files.items():
 # these at each reset.
 
 # %%
-from kart_helpers.expert import Expert
+from kart_helpers.emulator.random_starts import random_starts
+from kart_helpers.emulator.states import load_state
+from kart_helpers.game.expert import Expert
 from kart_helpers.smoke import steps
-from kart_helpers.states import load_state, random_starts
 
 driver = Expert(0).buttons if game == PRACTICE_GAME else None
 starts = random_starts(env, n=steps(full=8, smoke=4), max_frames=760, policy=driver, seed=0)
@@ -227,7 +231,7 @@ print("reset() now starts at checkpoint", env.unwrapped.data.lookup_value("check
 # can never be used in CI. `REAL_GAME_SCRIPT_VERIFIED` says so:
 
 # %%
-from kart_helpers.states import REAL_GAME_SCRIPT_VERIFIED, REAL_GAME_START_SCRIPT
+from kart_helpers.emulator.start_scripts import REAL_GAME_SCRIPT_VERIFIED, REAL_GAME_START_SCRIPT
 
 print("verified on the real ROM:", REAL_GAME_SCRIPT_VERIFIED)
 print(format_script(REAL_GAME_START_SCRIPT))
@@ -248,7 +252,7 @@ print(format_script(REAL_GAME_START_SCRIPT))
 # power-on.
 
 # %%
-from kart_helpers.state_widget import drive_widget
+from kart_helpers.display.drive_widget import drive_widget
 
 widget = drive_widget(game)
 widget
@@ -276,7 +280,8 @@ print("on the grid" if not hand.on_grid() else hand.on_grid())
 # and reads the speed from RAM.
 
 # %%
-from kart_helpers.states import open_env, run_script
+from kart_helpers.emulator.drive import run_script
+from kart_helpers.emulator.env import open_env
 
 flying_script = [("B", 60, "full throttle for one second")]  # edit me
 

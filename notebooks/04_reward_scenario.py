@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -51,8 +53,9 @@ if "google.colab" in sys.modules:
 # your game if you imported it.
 
 # %%
-from kart_helpers.integration import PRACTICE_GAME, find_file
-from kart_helpers.roms import rom_status
+from kart_helpers.emulator.integration import find_file
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.rom.importer import rom_status
 
 game = rom_status().game
 print(rom_status().message)
@@ -69,7 +72,7 @@ print(find_file(game, "scenario.json").read_text())
 # `check_scenario` reads it the way stable-retro will, and checks the Lua too (section 5):
 
 # %%
-from kart_helpers.scenario import check_scenario
+from kart_helpers.scenario.check import check_scenario
 
 print(check_scenario(game))
 
@@ -85,7 +88,7 @@ print(check_scenario(game))
 # `filter_buttons` does what stable-retro does:
 
 # %%
-from kart_helpers.scenario import filter_buttons
+from kart_helpers.emulator.buttons import filter_buttons
 
 for pressed in ["B", "B+LEFT+L", "LEFT+RIGHT", "START", "B+START"]:
     print(f"{pressed:12} -> {filter_buttons(pressed) or 'nothing'}")
@@ -128,7 +131,8 @@ for pressed in ["B+LEFT", "B+L", "Y"]:
 # Each term is one small Lua function. Here is the checkpoint term, the subtle one:
 
 # %%
-from kart_helpers.scenario import load_scenario, lua_function_source
+from kart_helpers.scenario.authoring import lua_function_source
+from kart_helpers.scenario.files import load_scenario
 
 scenario = load_scenario(game)
 SCRIPT = scenario.scripts[0].read_text()
@@ -143,8 +147,10 @@ print(lua_function_source(SCRIPT, "checkpoint_reward"))
 # into a scratch folder and replaces the script's text:
 
 # %%
-from kart_helpers.rewards import GRID_RAM, RamTrace, run_lua
-from kart_helpers.scenario import copy_scenario
+from kart_helpers.game.constants import GRID_RAM
+from kart_helpers.ram.trace import RamTrace
+from kart_helpers.scenario.authoring import copy_scenario
+from kart_helpers.scenario.replay import run_lua
 
 broken = copy_scenario(game, scripts={"script.lua": SCRIPT.replace("return total\nend", "return total +\nend")})
 two_frames = RamTrace.synthetic(GRID_RAM, [{}, {}])
@@ -159,7 +165,8 @@ except RuntimeError as err:
 # stable-retro's. Every problem comes back as `file:line: message`, with a hint:
 
 # %%
-from kart_helpers.scenario import LuaCheckError, check_lua
+from kart_helpers.scenario.files import LuaCheckError
+from kart_helpers.scenario.lua_check import check_lua
 
 mistakes = {
     "a syntax error": ("return total\nend", "return total +\nend"),
@@ -184,9 +191,9 @@ for what, (old, new) in mistakes.items():
 # emulator paid. Here the scripted expert races five laps of Practice Ring.
 
 # %%
-from kart_helpers.expert import Expert
-from kart_helpers.rewards import record_drive
-from kart_helpers.states import open_env
+from kart_helpers.emulator.env import open_env
+from kart_helpers.game.expert import Expert
+from kart_helpers.ram.trace import record_drive
 
 env = open_env(PRACTICE_GAME, "Level1")
 expert_trace, _ = record_drive(env, Expert(0).buttons, frames=6000)
@@ -216,7 +223,8 @@ assert same and np.array_equal(expert_run.dones, expert_trace.dones)
 # scale, since one checkpoint (+300) dwarfs them.
 
 # %%
-from kart_helpers.rewards import lap_window, plot_components, summarize
+from kart_helpers.display.reward_plots import plot_components
+from kart_helpers.scenario.replay import lap_window, summarize
 
 start, stop = lap_window(expert_trace, lap=2)
 expert_lap = expert_run.window(start, stop)
@@ -260,8 +268,8 @@ print(summarize(random_run))
 # The expert's race ended the first way. `wall_rammer` drives into the wall on purpose:
 
 # %%
-from kart_helpers.rewards import wall_rammer
-from kart_helpers.viz import show_frames
+from kart_helpers.display.frames import show_frames
+from kart_helpers.scenario.farming import wall_rammer
 
 print(f"expert: done_reason={expert_run.done_reason!r} on frame {expert_run.done_at + 1}")
 env = open_env(PRACTICE_GAME, "Level1")
@@ -289,7 +297,9 @@ show_frames(crash_screens, [f"frame {150 * (k + 1)}" for k in range(len(crash_sc
 # either. `KartReward(pay_once=False)` is the original rule, in Python (section 11).
 
 # %%
-from kart_helpers.rewards import KartReward, farming_policy, line_crossings, plot_cumulative, run_python
+from kart_helpers.display.reward_plots import plot_cumulative
+from kart_helpers.scenario.farming import farming_policy, line_crossings
+from kart_helpers.scenario.python_reward import KartReward, run_python
 
 env = open_env(PRACTICE_GAME, "Level1")
 farm_trace, _ = record_drive(env, farming_policy(), frames=steps(full=3600, smoke=1800))
@@ -315,8 +325,8 @@ plot_cumulative(
 # Two copies of a reward drift apart unless a test holds them together, so here is the test:
 
 # %%
-from kart_helpers.rewards import KartRewardWrapper
-from kart_helpers.states import action_for
+from kart_helpers.emulator.buttons import action_for
+from kart_helpers.scenario.python_reward import KartRewardWrapper
 
 for name, trace in [("expert", expert_trace), ("random", random_trace), ("farming", farm_trace)]:
     python = run_python(trace)
@@ -343,7 +353,7 @@ print("in the emulator, steps where Python and Lua differ:", differences)
 # offline.
 
 # %%
-from kart_helpers.scenario import add_reward_term, write_scenario
+from kart_helpers.scenario.authoring import add_reward_term, write_scenario
 
 my_term = """
 -- +1 on every frame faster than 800: keep the speed up.

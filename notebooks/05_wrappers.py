@@ -53,9 +53,10 @@ if "google.colab" in sys.modules:
 import numpy as np
 import stable_retro as retro
 
-from kart_helpers.actions import ORIGINAL_ACTIONS, print_action_modes
-from kart_helpers.integration import PRACTICE_GAME, make_env
-from kart_helpers.roms import rom_status
+from kart_helpers.emulator.env import make_env
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.pipeline.actions import ORIGINAL_ACTIONS, print_action_modes
+from kart_helpers.rom.importer import rom_status
 
 print(rom_status().message, "- the drives below use Practice Kart.\n")
 env = make_env(PRACTICE_GAME, state="Level1", use_restricted_actions=retro.Actions.ALL)
@@ -69,7 +70,7 @@ print_action_modes(env, ORIGINAL_ACTIONS)
 #   LEFT+RIGHT together. The agent is never told. Watch the race clock:
 
 # %%
-from kart_helpers.states import action_for
+from kart_helpers.emulator.buttons import action_for
 
 
 def race_clock_after_start(mode):
@@ -108,8 +109,8 @@ for a in np.random.default_rng(0).integers(0, env.action_space.n, size=6):
 # Look for the kart's heading, and for the shadow under it while it hops.
 
 # %%
-from kart_helpers.actions import DRIVING_ACTIONS, ON_SCREEN
-from kart_helpers.viz import show_frames
+from kart_helpers.display.frames import show_frames
+from kart_helpers.pipeline.actions import DRIVING_ACTIONS, ON_SCREEN
 
 env = make_env(PRACTICE_GAME, state="Level1", use_restricted_actions=retro.Actions.ALL)
 frames, titles = [], []
@@ -138,8 +139,8 @@ for combo in DRIVING_ACTIONS:
 # scripted expert.
 
 # %%
-from kart_helpers.expert import Expert
-from kart_helpers.observations import crop, max_pool, resize, to_grayscale
+from kart_helpers.game.expert import Expert
+from kart_helpers.pipeline.observations import crop, max_pool, resize, to_grayscale
 
 env.reset()
 expert = Expert(track=0)
@@ -202,8 +203,9 @@ show_frames(
 # %%
 from dataclasses import replace
 
+from kart_helpers.pipeline.build import wrap
+from kart_helpers.pipeline.config import PipelineConfig
 from kart_helpers.smoke import steps
-from kart_helpers.wrappers import PipelineConfig, wrap
 
 config = PipelineConfig(actions=DRIVING_ACTIONS, max_noops=0)
 drive = np.random.default_rng(1).integers(0, len(DRIVING_ACTIONS), size=steps(full=400, smoke=150))
@@ -242,7 +244,7 @@ print("rewards of the first steps:", [s[1] for s in plain[:12]])
 # episode through it, and look at what the agent sees.
 
 # %%
-from kart_helpers.wrappers import make_kart_env
+from kart_helpers.pipeline.build import make_kart_env
 
 kart = make_kart_env(PipelineConfig(actions=DRIVING_ACTIONS))
 obs, info = kart.reset(seed=0)
@@ -287,7 +289,8 @@ widgets.interact(show_observation, step=slider);
 # %%
 from IPython.display import Markdown
 
-from kart_helpers.wrappers import format_speeds, measure_env, stage_costs, wrap_stock
+from kart_helpers.bench.speed import format_speeds, measure_env, stage_costs
+from kart_helpers.pipeline.build import wrap_stock
 
 base = make_env(PRACTICE_GAME, state="Level1", use_restricted_actions=retro.Actions.ALL)
 n_steps, repeats = steps(full=300, smoke=20), steps(full=3, smoke=1)
@@ -352,7 +355,8 @@ print("in the network:", batch.dtype, tuple(batch.shape), "->", (batch.float() /
 # of hanging.
 
 # %%
-from kart_helpers.vector import make_vector_env, measure_collection
+from kart_helpers.bench.collection import measure_collection
+from kart_helpers.pipeline.vector import make_vector_env
 
 venv = make_vector_env(2, PipelineConfig(), backend="shmem", seed=0)
 obs, infos = venv.reset()

@@ -47,7 +47,7 @@ if "google.colab" in sys.modules:
 # otherwise. The par times below are the scripted expert's, so they exist for Practice Kart only.
 
 # %%
-from kart_helpers.roms import rom_status
+from kart_helpers.rom.importer import rom_status
 
 status = rom_status()
 print(status.message)
@@ -134,7 +134,7 @@ print("\naction probabilities of a fresh network:", probs.numpy().round(3))
 # `last.pt` on the way out, and section 5 resumes from it.
 
 # %%
-from kart_helpers.evaluate import par_lap_frames
+from kart_helpers.game.constants import par_lap_frames
 from kart_helpers.train import train
 
 result = train(config, live_plot="auto", par_lap_frames=par_lap_frames(GAME, config.state))

@@ -48,8 +48,8 @@ if "google.colab" in sys.modules:
 # it cannot drive yet.
 
 # %%
-from kart_helpers.evaluate import checkpoint_for, find_run
-from kart_helpers.roms import rom_status
+from kart_helpers.evaluate.rollout import checkpoint_for, find_run
+from kart_helpers.rom.importer import rom_status
 from kart_helpers.smoke import steps
 from kart_helpers.train import cpu_profile, train
 
@@ -69,7 +69,7 @@ print("evaluating", checkpoint)
 # RAM of every frame, the screens for the video, and what each reward component paid.
 
 # %%
-from kart_helpers.evaluate import evaluate_checkpoint
+from kart_helpers.evaluate.rollout import evaluate_checkpoint
 
 MAX_FRAMES = steps(full=7200, smoke=1200)
 evaluation = evaluate_checkpoint(checkpoint, deterministic=True, max_frames=MAX_FRAMES)
@@ -82,7 +82,8 @@ print({k: v for k, v in agent.summary(evaluation.par).items()})
 # line at each lap's end, and the reward each component paid so far.
 
 # %%
-from kart_helpers.evaluate import plot_rollout, video_beside, write_video
+from kart_helpers.display.evaluation_plots import plot_rollout
+from kart_helpers.display.video import video_beside, write_video
 
 video = write_video(agent.screens, "runs/07_video/agent.mp4", fps=15)
 fig = plot_rollout(agent, "the agent's race")
@@ -93,12 +94,13 @@ video_beside(video, fig)
 #
 # A lap ends on the frame the `laps` counter goes up; its time is the race clock
 # (`current_frame`) then, minus the clock at the previous lap's end. The expert is the scripted
-# driver of `kart_helpers.expert`; its five laps are the par time.
+# driver of `kart_helpers.game.expert`; its five laps are the par time.
 
 # %%
 from IPython.display import Markdown
 
-from kart_helpers.evaluate import expert_drive, lap_table
+from kart_helpers.evaluate.report import lap_table
+from kart_helpers.game.expert import expert_drive
 
 expert_trace, expert_clock = expert_drive(evaluation.config.state)
 print(f"par: {expert_clock.race_frames} frames = {expert_clock.race_frames / 60:.2f} s")
@@ -112,7 +114,7 @@ Markdown(lap_table(agent, expert_clock))
 # (0x54 = 84) and wall contact (0x80 = 128).
 
 # %%
-from kart_helpers.evaluate import plot_traces
+from kart_helpers.display.evaluation_plots import plot_traces
 
 plot_traces(agent.trace, expert_trace, names=("speed", "laps", "surface"));
 
@@ -121,7 +123,8 @@ plot_traces(agent.trace, expert_trace, names=("speed", "laps", "surface"));
 # not, it lost time.
 
 # %%
-from kart_helpers.rewards import run_python, summarize
+from kart_helpers.scenario.python_reward import run_python
+from kart_helpers.scenario.replay import summarize
 
 print("agent:\n", summarize(agent.run), sep="")
 print("\nexpert:\n", summarize(run_python(expert_trace)), sep="")
@@ -136,7 +139,8 @@ print("\nexpert:\n", summarize(run_python(expert_trace)), sep="")
 # %%
 from IPython.display import display
 
-from kart_helpers.evaluate import compare, plot_comparison
+from kart_helpers.display.evaluation_plots import plot_comparison
+from kart_helpers.evaluate.report import compare
 from kart_helpers.train.checkpoints import list_checkpoints
 
 epochs = list_checkpoints(run)
@@ -166,7 +170,7 @@ print(f"Correct: the agent averages {agent_mean_speed:.0f}, the expert {expert_m
 #
 # Everything here runs unchanged on Super Mario Kart, because Practice Kart keeps its race state
 # at the same RAM addresses:
-# 1. Import your ROM: [01 · Import a ROM](01_import_rom.ipynb) (`kart_helpers.roms.import_rom`).
+# 1. Import your ROM: [01 · Import a ROM](01_import_rom.ipynb) (`kart_helpers.rom.importer.import_rom`).
 # 2. Make its start state on the Mario Circuit 1 grid: [03 · Start states](03_start_state.ipynb).
 # 3. Train with the same command, naming the game and your state:
 #

@@ -93,7 +93,7 @@ def main() -> None:
     print(f"{rom}  sha1 {hashlib.sha1(rom.read_bytes()).hexdigest()}")
     if args.out == INTEGRATION and not args.no_states:
         # A save state holds the ROM's code addresses, so a changed ROM needs new states.
-        from kart_helpers.states import make_practice_states
+        from kart_helpers.emulator.start_scripts import make_practice_states
 
         for path in make_practice_states().values():
             print(path)

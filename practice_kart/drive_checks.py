@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import stable_retro as retro
 
-from kart_helpers.actions import ORIGINAL_ACTIONS
-from kart_helpers.expert import Expert, heading_of, signed_angle
-from kart_helpers.integration import PRACTICE_GAME, make_env, read_json
-from kart_helpers.states import action_for
+from kart_helpers.emulator.buttons import action_for
+from kart_helpers.emulator.env import make_env
+from kart_helpers.emulator.integration import read_json
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.game.expert import Expert, heading_of, signed_angle
+from kart_helpers.pipeline.actions import ORIGINAL_ACTIONS
 
 WALL = 0x80
 HOLD = 4

@@ -12,9 +12,11 @@ import numpy as np
 import stable_retro as retro
 from PIL import Image, ImageDraw
 
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, make_env
-from kart_helpers.states import action_for, run_script
+from kart_helpers.emulator.buttons import action_for
+from kart_helpers.emulator.drive import run_script
+from kart_helpers.emulator.env import make_env
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.game.expert import Expert
 
 OUT = Path(__file__).resolve().parent / "screenshots.png"
 

@@ -10,7 +10,11 @@ import textwrap
 import pytest
 import stable_retro as retro
 
-from kart_helpers.data_json import (
+from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.emulator.integration import game_dir, read_json
+from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
+from kart_helpers.game.expert import Expert
+from kart_helpers.ram.data_json import (
     DataJsonError,
     check,
     check_type,
@@ -20,9 +24,7 @@ from kart_helpers.data_json import (
     verify,
     write_data_json,
 )
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, REAL_GAME, close_live_env, game_dir, make_env, read_json
-from kart_helpers.memory_map import MemoryMap
+from kart_helpers.ram.memory_map import MemoryMap
 
 SPEED = 0x7E10EA
 GENESIS = MemoryMap({0xFF0000: 0x10000}, "Genesis")
@@ -147,7 +149,7 @@ def test_check_lists_every_error_and_the_table_marks_them():
     assert (
         len(table) == 4
         and table.highlight == {0, 1, 3}
-        and table.column("level") == ["error"] * 2 + ["warning", "error"]
+        and table.column("severity") == ["error"] * 2 + ["warning", "error"]
     )
 
 

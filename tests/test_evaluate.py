@@ -5,19 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kart_helpers.evaluate import (
-    PAR_FRAMES,
-    compare,
-    evaluate_checkpoint,
-    expert_drive,
-    lap_table,
-    plot_comparison,
-    plot_rollout,
-    plot_traces,
-    write_video,
-)
+from kart_helpers.display.evaluation_plots import plot_comparison, plot_rollout, plot_traces
+from kart_helpers.display.video import write_video
+from kart_helpers.evaluate.report import compare, lap_table
+from kart_helpers.evaluate.rollout import evaluate_checkpoint
+from kart_helpers.game.constants import PAR_FRAMES
+from kart_helpers.game.expert import expert_drive
+from kart_helpers.game.laps import LapClock, lap_times
 from kart_helpers.train import PPOConfig, train
-from kart_helpers.train.envs import LapClock, lap_times
 
 
 def test_lap_clock_counts_each_lap_once():

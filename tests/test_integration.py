@@ -7,74 +7,83 @@ import shutil
 import pytest
 import stable_retro as retro
 
-from kart_helpers import integration as I
+from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.emulator.integration import (
+    USER_DIR_VARIABLE,
+    IntegrationError,
+    game_dir,
+    list_games,
+    register,
+    shipped_integrations_dir,
+)
+from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
 from kart_helpers.setup_check import check_install, report
 from kart_helpers.smoke import steps
 
 
 @pytest.fixture
 def user_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(I.USER_DIR_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(USER_DIR_VARIABLE, str(tmp_path))
     yield tmp_path
-    I.close_live_env()
+    close_live_env()
 
 
 def test_register_puts_user_folder_first_once(user_dir):
-    I.register()
-    I.register()
+    register()
+    register()
     paths = retro.data.Integrations.CUSTOM_PATHS
-    assert paths[:2] == [str(user_dir.resolve()), str(I.shipped_integrations_dir())]
+    assert paths[:2] == [str(user_dir.resolve()), str(shipped_integrations_dir())]
     assert len(paths) == len(set(paths))
     assert all(p.startswith("/") for p in paths[:2]), "stable-retro needs absolute paths"
 
 
 def test_list_games_has_practice_kart_but_no_real_rom(user_dir):
-    assert I.list_games() == [I.PRACTICE_GAME]
+    assert list_games() == [PRACTICE_GAME]
 
 
 def test_missing_real_rom_says_how_to_import(user_dir):
-    with pytest.raises(I.IntegrationError, match=r"MarioKart-Snes: no ROM \(rom.sfc\).*import_rom"):
-        I.make_env(I.REAL_GAME)
+    with pytest.raises(IntegrationError, match=r"MarioKart-Snes: no ROM \(rom.sfc\).*import_rom"):
+        make_env(REAL_GAME)
 
 
 def test_missing_state_lists_the_available_ones(user_dir):
-    with pytest.raises(I.IntegrationError) as err:
-        I.make_env(I.PRACTICE_GAME, state="Level9")
+    with pytest.raises(IntegrationError) as err:
+        make_env(PRACTICE_GAME, state="Level9")
     message = str(err.value)
     assert "no Level9.state" in message and "Level1, Level2" in message and str(user_dir.resolve()) in message
 
 
 def test_missing_scenario_and_unknown_game(user_dir):
-    with pytest.raises(I.IntegrationError, match=r"no fast\.json"):
-        I.make_env(I.PRACTICE_GAME, scenario="fast")
-    with pytest.raises(I.IntegrationError, match="unknown game 'Zelda-Snes'"):
-        I.make_env("Zelda-Snes")
+    with pytest.raises(IntegrationError, match=r"no fast\.json"):
+        make_env(PRACTICE_GAME, scenario="fast")
+    with pytest.raises(IntegrationError, match="unknown game 'Zelda-Snes'"):
+        make_env("Zelda-Snes")
 
 
 def test_missing_data_json_in_a_new_game(user_dir):
     game = user_dir / "MyKart-Snes"
     game.mkdir()
-    shutil.copy(I.game_dir(I.PRACTICE_GAME) / "rom.sfc", game / "rom.sfc")
-    with pytest.raises(I.IntegrationError, match=r"MyKart-Snes: no data\.json.*notebook 02"):
-        I.make_env("MyKart-Snes")
+    shutil.copy(game_dir(PRACTICE_GAME) / "rom.sfc", game / "rom.sfc")
+    with pytest.raises(IntegrationError, match=r"MyKart-Snes: no data\.json.*notebook 02"):
+        make_env("MyKart-Snes")
 
 
 def test_user_files_override_shipped_ones_and_bad_json_is_named(user_dir):
-    folder = user_dir / I.PRACTICE_GAME
+    folder = user_dir / PRACTICE_GAME
     folder.mkdir()
     (folder / "metadata.json").write_text('{"default_state": "Level2",}')
     with pytest.raises(ValueError, match=r"metadata.json is not valid JSON.*delete it"):
-        I.make_env(I.PRACTICE_GAME)
+        make_env(PRACTICE_GAME)
     (folder / "metadata.json").write_text('{"default_state": "Level2"}')
-    env = I.make_env(I.PRACTICE_GAME)
+    env = make_env(PRACTICE_GAME)
     env.reset()
     assert env.unwrapped.data.lookup_value("x") == 380, "Level2 (Hairpin Hills) should be the default now"
 
 
 def test_make_env_twice_closes_the_first(user_dir):
-    first = I.make_env()
+    first = make_env()
     first.reset()
-    second = I.make_env()  # stable-retro would refuse a second live emulator
+    second = make_env()  # stable-retro would refuse a second live emulator
     second.reset()
     assert not hasattr(first, "em")
     frame, *_ = second.step(second.action_space.sample())
@@ -95,17 +104,17 @@ def test_install_report_passes_here():
 
 
 def test_corrupt_state_file_is_refused_before_stable_retro_ignores_it(user_dir):
-    from kart_helpers.states import StateError
+    from kart_helpers.emulator.states import StateError
 
-    folder = user_dir / I.PRACTICE_GAME
+    folder = user_dir / PRACTICE_GAME
     folder.mkdir()
     (folder / "Broken.state").write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(StateError, match=r"Broken\.state"):
-        I.make_env(I.PRACTICE_GAME, state="Broken")
+        make_env(PRACTICE_GAME, state="Broken")
 
 
 def test_games_bundled_with_stable_retro_go_through_make_env(user_dir):
-    env = I.make_env("Airstriker-Genesis-v0")
+    env = make_env("Airstriker-Genesis-v0")
     frame, _ = env.reset()
     assert frame.shape == (224, 320, 3)
-    assert I.make_env() is not env, "making our game closes Airstriker first"
+    assert make_env() is not env, "making our game closes Airstriker first"

@@ -8,20 +8,21 @@ import numpy as np
 import pytest
 import stable_retro as retro
 
-from kart_helpers.integration import PRACTICE_GAME, close_live_env, make_env, read_json
-from kart_helpers.memory_map import (
+from kart_helpers.emulator.buttons import action_for
+from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.emulator.integration import read_json
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.ram.addresses import (
     AddressError,
-    DataType,
-    MemoryMap,
     address_to_bus,
     address_to_wram,
     bus_to_address,
-    decode_at,
     format_bus,
     parse_bus,
     wram_to_address,
 )
-from kart_helpers.states import action_for
+from kart_helpers.ram.memory_map import MemoryMap
+from kart_helpers.ram.types import DataType, decode_at
 
 INFO = read_json(PRACTICE_GAME, "data.json")["info"]
 # Every type string stable-retro can read: single and mixed byte orders, all kinds, widths 1-8.

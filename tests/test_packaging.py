@@ -136,7 +136,7 @@ def test_environment_yml_agrees_with_pyproject():
 
 def test_source_checkout_uses_the_repos_integrations():
     import kart_helpers
-    from kart_helpers.integration import shipped_integrations_dir
+    from kart_helpers.emulator.integration import shipped_integrations_dir
 
     if not Path(kart_helpers.__file__).resolve().is_relative_to(ROOT):
         pytest.skip(f"kart_helpers is imported from {kart_helpers.__file__}, not from this checkout")
@@ -188,7 +188,9 @@ CHECK_INSTALL = textwrap.dedent(
     import json, sys, sysconfig
     from pathlib import Path
     import kart_helpers
-    from kart_helpers.integration import PRACTICE_GAME, make_env, shipped_integrations_dir
+    from kart_helpers.emulator.env import make_env
+    from kart_helpers.emulator.integration import shipped_integrations_dir
+    from kart_helpers.game.constants import PRACTICE_GAME
 
     shipped = shipped_integrations_dir()
     env = make_env(PRACTICE_GAME)
@@ -258,7 +260,7 @@ def test_setup_notebook_runs_from_the_installed_wheel(installed, tmp_path):
     environ = dict(installed["environ"], JUPYTER_PATH=str(tmp_path / "jupyter"))
     # Run the notebook, then one probe cell that says which interpreter and package it ran on.
     probe = (
-        "import json, sys, kart_helpers, kart_helpers.integration as i; "
+        "import json, sys, kart_helpers, kart_helpers.emulator.integration as i; "
         "print(json.dumps([sys.executable, kart_helpers.__file__, str(i.shipped_integrations_dir())]))"
     )
     execute = textwrap.dedent(

@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 import stable_retro as retro
 
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, REAL_GAME, game_dir, make_env
-from kart_helpers.states import PRACTICE_START_SCRIPTS, action_for, make_practice_states
+from kart_helpers.emulator.buttons import action_for
+from kart_helpers.emulator.env import make_env
+from kart_helpers.emulator.integration import game_dir
+from kart_helpers.emulator.start_scripts import PRACTICE_START_SCRIPTS, make_practice_states
+from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
+from kart_helpers.game.expert import Expert
 
 ROAD, OFFROAD, WALL = 0x40, 0x54, 0x80
 
@@ -256,7 +259,7 @@ def test_rom_rebuilds_byte_for_byte(tmp_path):
 def test_par_times_in_the_readme_are_the_experts(track):
     import re
 
-    from kart_helpers.expert import drive_expert
+    from kart_helpers.game.expert import drive_expert
 
     run = drive_expert(track)
     assert run.wall_hits == 0

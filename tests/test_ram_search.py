@@ -15,11 +15,15 @@ import numpy as np
 import pytest
 import stable_retro as retro
 
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, close_live_env, make_env, read_json
-from kart_helpers.memory_map import MemoryMap
-from kart_helpers.ram_search import RamSearch, drive, record, watch
-from kart_helpers.ram_widget import RamSearchPanel
+from kart_helpers.display.ram_panel import RamSearchPanel
+from kart_helpers.emulator.drive import drive
+from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.emulator.integration import read_json
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.game.expert import Expert
+from kart_helpers.ram.memory_map import MemoryMap
+from kart_helpers.ram.search import RamSearch, record
+from kart_helpers.ram.trace import watch
 
 
 def synthetic(*snapshots: list[int], type: str = "|u1", blocks: dict | None = None) -> RamSearch:
@@ -366,8 +370,8 @@ def test_panel_works_through_the_jupyter_widget_protocol():
     try:
         run(
             "import stable_retro as retro\n"
-            "from kart_helpers.integration import make_env\n"
-            "from kart_helpers.ram_widget import RamSearchPanel\n"
+            "from kart_helpers.emulator.env import make_env\n"
+            "from kart_helpers.display.ram_panel import RamSearchPanel\n"
             "env = make_env(use_restricted_actions=retro.Actions.ALL)\n"
             "env.reset()\n"
             "panel = RamSearchPanel(env)\n"

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from kart_helpers import roms
-from kart_helpers.integration import PRACTICE_GAME, REAL_GAME, game_dir, shipped_integrations_dir
-from kart_helpers.roms import RomError, course_game, identify_rom, import_rom, rom_status
+from kart_helpers.emulator.integration import game_dir, shipped_integrations_dir
+from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
+from kart_helpers.rom import identify, importer
+from kart_helpers.rom.identify import RomError, identify_rom
+from kart_helpers.rom.importer import course_game, import_rom, rom_status
 
 SMK_SHA1 = "47e103d8398cf5b7cbb42b95df3a3c270691163b"
 SHIPPED_ROM = game_dir(PRACTICE_GAME) / "rom.sfc"
@@ -63,9 +65,9 @@ def refusal(source: object, game: str = REAL_GAME) -> str:
 
 def test_practice_rom_facts_agree_with_the_module():
     assert hashlib.sha1(ROM).hexdigest() == ROM_SHA1
-    assert len(ROM) == roms.EXPECTED_SIZES[PRACTICE_GAME] == 256 * 1024
-    assert roms.expected_sha1s(PRACTICE_GAME) == (ROM_SHA1,)
-    assert roms.expected_sha1s(REAL_GAME) == (SMK_SHA1,)
+    assert len(ROM) == identify.EXPECTED_SIZES[PRACTICE_GAME] == 256 * 1024
+    assert identify.expected_sha1s(PRACTICE_GAME) == (ROM_SHA1,)
+    assert identify.expected_sha1s(REAL_GAME) == (SMK_SHA1,)
 
 
 def test_identify_rom_explains_a_match_without_writing(user_dir):
@@ -92,7 +94,7 @@ def test_rom_sha_may_list_several_hashes(user_dir):
     sha_file = user_dir / PRACTICE_GAME / "rom.sha"
     sha_file.parent.mkdir(parents=True)
     sha_file.write_text(f"{'A' * 40}  other-release.sfc\n{ROM_SHA1.upper()}\n")
-    assert roms.expected_sha1s(PRACTICE_GAME) == ("a" * 40, ROM_SHA1)
+    assert identify.expected_sha1s(PRACTICE_GAME) == ("a" * 40, ROM_SHA1)
     assert import_rom(ROM, PRACTICE_GAME).read_bytes() == ROM
 
 
@@ -323,7 +325,7 @@ def test_failed_verification_keeps_the_old_file(user_dir, monkeypatch):
     dest = practice_dest(user_dir)
     dest.parent.mkdir(parents=True)
     dest.write_bytes(b"an older, different rom.sfc")
-    monkeypatch.setattr(roms, "_file_sha1", lambda path: "0" * 40)  # as if the disk corrupted the write
+    monkeypatch.setattr(importer, "_file_sha1", lambda path: "0" * 40)  # as if the disk corrupted the write
     with pytest.raises(RomError, match="failed verification"):
         import_rom(ROM, game=PRACTICE_GAME)
     assert dest.read_bytes() == b"an older, different rom.sfc"
@@ -380,7 +382,7 @@ def test_unsupported_source_type():
 
 
 def test_oversized_input_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(roms, "MAX_INPUT_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(importer, "MAX_INPUT_BYTES", 2 * 1024 * 1024)
     big = tmp_path / "big.sfc"
     big.write_bytes(bytes(3 * 1024 * 1024))
     for source in (big, big.read_bytes()):
@@ -399,8 +401,10 @@ def test_status_uses_practice_kart_without_a_real_rom():
 
 def pretend_practice_kart_is_the_real_game(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make MarioKart-Snes expect Practice Kart's SHA-1, since the real ROM is never available."""
-    original = roms.expected_sha1s
-    monkeypatch.setattr(roms, "expected_sha1s", lambda game: (ROM_SHA1,) if game == REAL_GAME else original(game))
+    original = identify.expected_sha1s
+    pretend = lambda game: (ROM_SHA1,) if game == REAL_GAME else original(game)  # noqa: E731
+    for module in (identify, importer):  # each looks it up by name
+        monkeypatch.setattr(module, "expected_sha1s", pretend)
 
 
 def test_status_uses_the_real_game_when_its_rom_matches(user_dir, monkeypatch):

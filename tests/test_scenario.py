@@ -11,49 +11,30 @@ import numpy as np
 import pytest
 import stable_retro as retro
 
-from kart_helpers import integration as I
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, REAL_GAME, game_dir, make_env
-from kart_helpers.rewards import (
-    COMPONENTS,
-    GRID_RAM,
-    KartReward,
-    KartRewardWrapper,
-    RamTrace,
-    RewardConstants,
-    farming_policy,
-    lap_window,
-    line_crossings,
-    plot_components,
-    record_drive,
-    run_lua,
-    run_python,
-    summarize,
-    wall_rammer,
-)
-from kart_helpers.scenario import (
-    LuaCheckError,
-    LuaSandbox,
-    ScenarioError,
-    add_reward_term,
-    check_lua,
-    check_scenario,
-    filter_buttons,
-    load_scenario,
-    lua_function_source,
-    lua_globals,
-    write_scenario,
-)
-from kart_helpers.states import action_for, open_env
+from kart_helpers.display.reward_plots import plot_components
+from kart_helpers.emulator.buttons import action_for, filter_buttons
+from kart_helpers.emulator.env import close_live_env, make_env, open_env
+from kart_helpers.emulator.integration import USER_DIR_VARIABLE, game_dir
+from kart_helpers.game.constants import GRID_RAM, PRACTICE_GAME, REAL_GAME
+from kart_helpers.game.expert import Expert
+from kart_helpers.ram.trace import RamTrace, record_drive
+from kart_helpers.scenario.authoring import add_reward_term, lua_function_source, write_scenario
+from kart_helpers.scenario.check import check_scenario
+from kart_helpers.scenario.farming import farming_policy, line_crossings, wall_rammer
+from kart_helpers.scenario.files import LuaCheckError, ScenarioError, load_scenario
+from kart_helpers.scenario.lua_check import check_lua, lua_globals
+from kart_helpers.scenario.python_reward import KartReward, KartRewardWrapper, RewardConstants, run_python
+from kart_helpers.scenario.replay import COMPONENTS, lap_window, run_lua, summarize
+from kart_helpers.scenario.sandbox import LuaSandbox
 
 SCRIPT = (game_dir(PRACTICE_GAME) / "script.lua").read_text()
 
 
 @pytest.fixture
 def user_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(I.USER_DIR_VARIABLE, str(tmp_path / "user"))
+    monkeypatch.setenv(USER_DIR_VARIABLE, str(tmp_path / "user"))
     yield tmp_path / "user"
-    I.close_live_env()
+    close_live_env()
 
 
 @pytest.fixture
@@ -178,7 +159,7 @@ def test_stable_retro_itself_only_says_attempt_to_call_a_nil_value(scenario_copy
 
     folder, script = scenario_copy
     script.write_text(SCRIPT.replace("return total\nend", "return total +\nend"))
-    I.close_live_env()  # stable-retro has one Lua state per process
+    close_live_env()  # stable-retro has one Lua state per process
     game = sr_data.GameData()
     assert game.load(str(folder / "data.json"), str(folder / "scenario.json"))  # no complaint here
     game.reset()

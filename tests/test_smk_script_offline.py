@@ -3,7 +3,7 @@
 The reward and done Lua script is driven with synthetic RAM traces through two
 stand-ins for stable-retro's script sandbox:
 
-* ``lupa``: ``kart_helpers.scenario.LuaSandbox``, a fresh Lua 5.1 runtime per
+* ``lupa``: ``kart_helpers.scenario.sandbox.LuaSandbox``, a fresh Lua 5.1 runtime per
   episode, cut down to the libraries stable-retro opens, with ``data`` and
   ``scenario`` tables set per frame.
 * ``stable_retro``: stable-retro's own ``GameData`` with the integration's
@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from kart_helpers.scenario import NOT_IN_SANDBOX, LuaSandbox, load_scenario
+from kart_helpers.scenario.files import load_scenario
+from kart_helpers.scenario.lua_runtime import NOT_IN_SANDBOX
+from kart_helpers.scenario.sandbox import LuaSandbox
 
 try:
     from lupa import lua51 as lupa_lua

@@ -9,31 +9,30 @@ import numpy as np
 import pytest
 import stable_retro as retro
 
-from kart_helpers import integration as I
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, REAL_GAME, game_dir, make_env, read_json
-from kart_helpers.state_widget import drive_widget
-from kart_helpers.states import (
-    POWER_ON,
+from kart_helpers.display.drive_widget import drive_widget
+from kart_helpers.emulator import start_scripts
+from kart_helpers.emulator.buttons import action_for, as_steps, format_script, script_frames
+from kart_helpers.emulator.drive import play_script
+from kart_helpers.emulator.env import POWER_ON, close_live_env, make_env, open_env
+from kart_helpers.emulator.integration import USER_DIR_VARIABLE, game_dir, read_json
+from kart_helpers.emulator.random_starts import random_starts
+from kart_helpers.emulator.start_scripts import (
     PRACTICE_START_SCRIPTS,
     REAL_GAME_SCRIPT_VERIFIED,
     REAL_GAME_START_SCRIPT,
     START_SCRIPTS,
-    StateError,
-    action_for,
-    as_steps,
-    default_state,
-    format_script,
     grid_problems,
+)
+from kart_helpers.emulator.states import (
+    StateError,
+    default_state,
     load_state,
-    open_env,
-    play_script,
-    random_starts,
     read_state,
     save_start_state,
-    script_frames,
     start_states,
 )
+from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
+from kart_helpers.game.expert import Expert
 
 SNES_BUTTONS = ["B", "Y", "SELECT", "START", "UP", "DOWN", "LEFT", "RIGHT", "A", "X", "L", "R"]
 
@@ -41,9 +40,9 @@ SNES_BUTTONS = ["B", "Y", "SELECT", "START", "UP", "DOWN", "LEFT", "RIGHT", "A",
 @pytest.fixture
 def user_dir(tmp_path, monkeypatch):
     """A user folder of this test's own: states saved here never shadow another test's."""
-    monkeypatch.setenv(I.USER_DIR_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(USER_DIR_VARIABLE, str(tmp_path))
     yield tmp_path
-    I.close_live_env()
+    close_live_env()
 
 
 def ram(env) -> np.ndarray:
@@ -103,7 +102,7 @@ def test_real_game_script_is_marked_unverified():
     notes = " ".join(s.note for s in steps)
     for screen in ("TIME TRIAL", "MARIO", "MUSHROOM CUP", "MARIO CIRCUIT 1"):
         assert screen in notes
-    source = Path(__import__("kart_helpers.states").states.__file__).read_text()
+    source = Path(start_scripts.__file__).read_text()
     assert "UNVERIFIED" in source  # the comment above the script says so too
 
 

@@ -233,8 +233,8 @@ def test_cli_runs_a_few_hundred_steps(tmp_path, capsys):
 
 
 def test_stalled_episodes_are_truncated():
+    from kart_helpers.pipeline.config import PipelineConfig
     from kart_helpers.train.envs import TrainEnvFactory
-    from kart_helpers.wrappers import PipelineConfig
 
     env = TrainEnvFactory(PipelineConfig(max_noops=0), stall_frames=300, reward_scale=0.5)()
     try:
@@ -250,8 +250,8 @@ def test_stalled_episodes_are_truncated():
 
 
 def test_a_stall_becomes_a_retry_start_just_before_the_trouble():
+    from kart_helpers.pipeline.config import PipelineConfig
     from kart_helpers.train.envs import TrainEnvFactory
-    from kart_helpers.wrappers import PipelineConfig
 
     env = TrainEnvFactory(PipelineConfig(max_noops=0), stall_frames=300, retry_starts=2, grid_start_prob=0.0)()
     try:
@@ -273,8 +273,8 @@ def test_a_stall_becomes_a_retry_start_just_before_the_trouble():
 
 
 def test_spread_starts_begin_along_the_track_and_pay_nothing_for_the_jump():
+    from kart_helpers.pipeline.config import PipelineConfig
     from kart_helpers.train.envs import TrainEnvFactory
-    from kart_helpers.wrappers import PipelineConfig
 
     factory = TrainEnvFactory(PipelineConfig(max_noops=0), spread_starts=6, grid_start_prob=0.0, seed=3)
     env = factory()

@@ -14,15 +14,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from kart_helpers.integration import PRACTICE_GAME
-from kart_helpers.vector import (
-    KartEnvFactory,
-    WorkerCrashedError,
-    make_vector_env,
-    measure_collection,
-    vector_env_from_factories,
-)
-from kart_helpers.wrappers import PipelineConfig
+from kart_helpers.bench.collection import measure_collection
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.pipeline.config import PipelineConfig
+from kart_helpers.pipeline.factory import KartEnvFactory
+from kart_helpers.pipeline.vector import make_vector_env, vector_env_from_factories
+from kart_helpers.pipeline.workers import WorkerCrashedError
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 ACTIONS = [0, 2, 2, 1, 3, 0, 0, 1] * 3  # B, B+RIGHT, B+RIGHT, B+LEFT, hop, ...

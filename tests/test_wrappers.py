@@ -11,17 +11,15 @@ import numpy as np
 import pytest
 import stable_retro as retro
 
-from kart_helpers.actions import (
-    DRIVING_ACTIONS,
-    ORIGINAL_ACTIONS,
-    ButtonCombos,
-    action_modes,
-    buttons_mask,
-    buttons_of,
-)
-from kart_helpers.expert import Expert
-from kart_helpers.integration import PRACTICE_GAME, make_env
-from kart_helpers.observations import (
+from kart_helpers.bench.speed import measure_env, measure_raw, stage_costs
+from kart_helpers.emulator.buttons import buttons_mask, buttons_of
+from kart_helpers.emulator.env import make_env
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.game.expert import Expert
+from kart_helpers.pipeline.actions import DRIVING_ACTIONS, ORIGINAL_ACTIONS, ButtonCombos, action_modes
+from kart_helpers.pipeline.build import wrap, wrap_stock
+from kart_helpers.pipeline.config import PipelineConfig
+from kart_helpers.pipeline.observations import (
     Crop,
     Grayscale,
     MaxAndSkip,
@@ -32,7 +30,6 @@ from kart_helpers.observations import (
     resize,
     to_grayscale,
 )
-from kart_helpers.wrappers import PipelineConfig, measure_env, measure_raw, stage_costs, wrap, wrap_stock
 
 SNES_BUTTONS = ["B", "Y", "SELECT", "START", "UP", "DOWN", "LEFT", "RIGHT", "A", "X", "L", "R"]
 

@@ -20,7 +20,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from kart_helpers.display.training import plot_history
 from kart_helpers.train.config import PPOConfig, cpu_profile, field_docs, gpu_profile
+from kart_helpers.train.trainer import train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,11 +73,9 @@ def command_line(config: PPOConfig, profile: str = "cpu") -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
-    from kart_helpers.train.trainer import train
 
     print(json.dumps(config.to_dict()), file=sys.stderr)
     result = train(config, resume=args.resume, progress=not args.quiet)
-    from kart_helpers.train.live import plot_history
 
     fig = plot_history(result.history, f"PPO on {config.game} ({config.state})")
     fig.savefig(result.log_dir / "curves.png", dpi=90)
@@ -86,7 +86,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"first 5-lap finish: {'at step ' + str(finish['env_step']) if finish else 'none yet'}"
     )
     return 130 if result.interrupted else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

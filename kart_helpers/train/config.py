@@ -14,22 +14,21 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from kart_helpers.actions import ACTION_SETS
-from kart_helpers.integration import PRACTICE_GAME
-from kart_helpers.wrappers import PipelineConfig
+from kart_helpers.game.constants import PRACTICE_GAME
+from kart_helpers.pipeline.actions import ACTION_SETS
+from kart_helpers.pipeline.config import PipelineConfig
 
 
 @dataclass
 class PPOConfig:
     """Everything that decides a PPO run on a kart game. Steps are agent steps (``frame_skip`` frames each)."""
 
-    # --- the game and what the agent sees ----------------------------------------------------
     game: str = PRACTICE_GAME
     """The integration: ``"PracticeKart-Snes"``, or ``"MarioKart-Snes"`` once you imported your ROM."""
     state: str = "Level1"
     """Start state of every episode: ``Level1`` (Practice Ring, easy) or ``Level2`` (Hairpin Hills, hard)."""
     actions: str = "original"
-    """Name of the action set in :data:`kart_helpers.actions.ACTION_SETS` (``original``: 4 combos, ``driving``: 9)."""
+    """Name of the action set in :data:`~kart_helpers.pipeline.actions.ACTION_SETS` (``original``: 4, ``driving``: 9)."""
     view_width: int = 128
     """Columns of the race view the agent sees, centred on the kart (256: the whole width). Before
     the resize to 84 x 84, 128 columns shrink 1.5x sideways instead of 3x, so the kart's heading and
@@ -60,7 +59,6 @@ class PPOConfig:
     """Rewards are multiplied by this before PPO sees them: a checkpoint (+300) becomes 3, which keeps
     the value targets near 1 and the value loss from swamping the policy loss."""
 
-    # --- PPO ---------------------------------------------------------------------------------
     lr: float = 2.5e-4
     """Adam learning rate at the start of the run."""
     lr_decay: bool = True
@@ -90,7 +88,6 @@ class PPOConfig:
     advantage_normalization: bool = True
     """Normalize advantages per minibatch to mean 0, std 1."""
 
-    # --- collection and updates ----------------------------------------------------------------
     n_envs: int = 2
     """Emulators stepping side by side, one worker process each."""
     rollout: int = 256
@@ -107,7 +104,6 @@ class PPOConfig:
     """Episodes of a deterministic test after each epoch (0: none; the best policy is then chosen by
     the mean return of the epoch's training episodes)."""
 
-    # --- machine -----------------------------------------------------------------------------
     seed: int = 0
     """Seeds torch and the envs (env ``i`` gets ``seed + i``)."""
     device: str = "auto"
@@ -139,7 +135,6 @@ class PPOConfig:
         if self.backend == "dummy" and self.n_envs != 1:
             raise ValueError("backend='dummy' runs one env in this process: use n_envs=1 or backend='shmem'")
 
-    # --- derived -------------------------------------------------------------------------------
     @property
     def steps_per_update(self) -> int:
         """Agent steps collected for one update (all envs together)."""
@@ -160,7 +155,7 @@ class PPOConfig:
         return self.steps_per_epoch // self.steps_per_update
 
     def pipeline(self) -> PipelineConfig:
-        """The env pipeline these settings describe (:class:`~kart_helpers.wrappers.PipelineConfig`)."""
+        """The env pipeline these settings describe (:class:`~kart_helpers.pipeline.config.PipelineConfig`)."""
         return PipelineConfig(
             game=self.game,
             state=self.state,

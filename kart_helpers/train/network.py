@@ -22,7 +22,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from tianshou.utils.net.common import ModuleWithVectorOutput
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
@@ -132,6 +131,3 @@ def describe(actor: DiscreteActor, critic: DiscreteCritic) -> str:
     shared = parameter_count(nn.ModuleList([actor, critic]))
     lines.append(f"parameters: {shared:,} (trunk shared by both heads: {actor.preprocess is critic.preprocess})")
     return "\n".join(lines)
-
-
-__all__ = ["NatureTrunk", "build_actor_critic", "describe", "np", "orthogonal_init", "parameter_count"]

@@ -6,7 +6,7 @@ along the first lap lets it practise every bend from the first update on (the id
 *reset distribution*; the snapshots only say where to start, never which buttons to press).
 
 Each worker drives one lap when it starts (Practice Kart: the scripted expert; other games:
-throttle with a random steer, as :func:`kart_helpers.states.random_starts` does), keeps
+throttle with a random steer, as :func:`kart_helpers.emulator.random_starts.random_starts` does), keeps
 ``count`` snapshots, and :class:`SpreadStarts` picks one at each reset. Measured on Practice
 Ring, seed 0: see ``benchmarks/results/learning.md``.
 
@@ -28,8 +28,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from kart_helpers.integration import PRACTICE_GAME
-from kart_helpers.states import random_starts
+from kart_helpers.emulator.random_starts import random_starts
+from kart_helpers.game.constants import PRACTICE_GAME, TRACKS
+from kart_helpers.game.expert import Expert
 
 
 def track_snapshots(env: gym.Env, game: str, state: str, count: int, frames: int, seed: int) -> list[bytes]:
@@ -41,11 +42,8 @@ def track_snapshots(env: gym.Env, game: str, state: str, count: int, frames: int
     """
     base = env.unwrapped
     policy = None
-    from kart_helpers.evaluate import TRACKS  # here: evaluate imports train.envs, which imports this
 
     if game == PRACTICE_GAME and state in TRACKS:
-        from kart_helpers.expert import Expert
-
         policy = Expert(TRACKS[state]).buttons
     return [start.state for start in random_starts(base, count, frames, policy=policy, seed=seed)]
 

@@ -44,6 +44,7 @@ from tianshou.trainer import OnPolicyTrainerParams
 from tianshou.utils import TensorboardLogger
 from torch.utils.tensorboard import SummaryWriter
 
+from kart_helpers.display.training import LivePlot
 from kart_helpers.train.checkpoints import (
     CheckpointError,
     checkpoint_dir,
@@ -58,9 +59,6 @@ from kart_helpers.train.envs import make_train_venv
 from kart_helpers.train.network import build_actor_critic
 
 Callback = Callable[["Trainer"], None]
-
-
-# --- building blocks ------------------------------------------------------------------------
 
 
 def build_policy(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> DiscreteActorPolicy:
@@ -147,9 +145,6 @@ def _mean(stat: Any) -> float:
     return float(stat) if stat is not None else float("nan")
 
 
-# --- results --------------------------------------------------------------------------------
-
-
 @dataclass
 class TrainResult:
     """What a run produced."""
@@ -172,9 +167,6 @@ class TrainResult:
     def first_finish(self) -> dict[str, Any] | None:
         """The first training episode that raced all 5 laps from the grid, or None."""
         return next((e for e in self.episodes if e["race_frames"] is not None), None)
-
-
-# --- the trainer ----------------------------------------------------------------------------
 
 
 class Trainer:
@@ -469,12 +461,10 @@ def train(
         resume: a checkpoint (or run folder) to continue from: the network, optimizer, LR
             schedule, step counters and history come back, and training goes on to
             ``config.total_steps``.
-        live_plot: a :class:`~kart_helpers.train.live.LivePlot`, ``"auto"`` (a new one), or None.
+        live_plot: a :class:`~kart_helpers.display.training.LivePlot`, ``"auto"`` (a new one), or None.
         callbacks: functions called with the trainer after every update.
     """
     if live_plot == "auto":
-        from kart_helpers.train.live import LivePlot
-
         live_plot = LivePlot(f"PPO on {config.game} ({config.state})", par_lap_frames)
     return Trainer(config, resume, live_plot, callbacks, progress, par_lap_frames).run()
 

@@ -1,0 +1,4 @@
+"""Speed measurement of envs and collection, for notebook 05 and benchmarks/.
+
+Modules: collection, speed.
+"""

@@ -1,0 +1,107 @@
+"""The one loop that drives the emulator frame by frame, and button scripts played through it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kart_helpers.emulator.buttons import ButtonScript, action_for, as_steps
+from kart_helpers.emulator.env import POWER_ON, open_env
+
+Driver = str | Sequence[tuple] | Callable[[dict], str]
+"""What presses the buttons: ``"B+LEFT"`` held every frame, a button script
+``[("B", 60), ("", 10, "coast")]`` (see ``kart_helpers.emulator.states``), or a function of the
+last ``info`` dict that returns the buttons (e.g. ``Expert(0).buttons``)."""
+
+
+Policy = Callable[[dict[str, int]], str]
+
+
+def _button_stream(driver: Driver, frames: int | None) -> tuple[Iterator[Any], int]:
+    """Per-frame buttons (a str, or the callable to ask) and how many frames to play."""
+    if isinstance(driver, str):
+        if frames is None:
+            raise ValueError(f"holding {driver!r} needs a number of frames: drive(env, {driver!r}, frames=60)")
+        return itertools.repeat(driver), frames
+    if callable(driver):
+        if frames is None:
+            raise ValueError("a driver function needs a number of frames: drive(env, expert.buttons, frames=600)")
+        return itertools.repeat(driver), frames
+    script = as_steps(driver)  # the course's button scripts, notes allowed: ("B", 60, "accelerate")
+    total = sum(step.frames for step in script)
+    stream = itertools.chain.from_iterable(itertools.repeat(step.buttons, step.frames) for step in script)
+    if frames is not None and frames > total:  # keep holding the last step's buttons
+        stream = itertools.chain(stream, itertools.repeat(script[-1].buttons if script else ""))
+    return stream, total if frames is None else frames
+
+
+def drive(env: Any, driver: Driver, frames: int | None = None, on_frame: Callable[[dict], None] | None = None) -> dict:
+    """Play ``frames`` frames (a script's own length by default); return the last ``info``.
+
+    ``on_frame(info)`` runs after every frame. ``env`` must accept MultiBinary actions, e.g.
+    made with ``use_restricted_actions=retro.Actions.ALL``.
+    """
+    game = env.unwrapped
+    stream, n = _button_stream(driver, frames)
+    info = dict(game.data.lookup_all())
+    cache: dict[str, np.ndarray] = {}
+    for source in itertools.islice(stream, n):
+        buttons = source(info) if callable(source) else source
+        if buttons not in cache:
+            cache[buttons] = action_for(buttons, game.buttons)
+        *_, info = env.step(cache[buttons])
+        if on_frame is not None:
+            on_frame(info)
+    return info
+
+
+def run_script(env: Any, script: ButtonScript, keep_frames: bool = False) -> list[np.ndarray]:
+    """Step ``env`` through ``script``; return the last frame of each step if ``keep_frames``.
+
+    Use an env made with ``use_restricted_actions=retro.Actions.ALL``: the default filter
+    drops START and SELECT, so a menu would never open.
+    """
+    frames = []
+    for step in as_steps(script, env.unwrapped.buttons):
+        action = action_for(step.buttons, env.unwrapped.buttons)
+        for _ in range(step.frames):
+            obs, *_ = env.step(action)
+        if keep_frames:
+            frames.append(obs)
+    return frames
+
+
+@dataclass
+class ScriptRun:
+    """What playing a button script produced.
+
+    Attributes:
+        env: the env, still open and where the script left it (save a state from it).
+        frames: the screen after each step, each 224 x 256 x 3 uint8.
+        captions: one caption per frame: the frame number, the buttons and the note.
+        info: the RAM variables (``data.json``) after the last step.
+    """
+
+    env: Any
+    frames: list[np.ndarray]
+    captions: list[str]
+    info: dict[str, int]
+
+
+def play_script(game: str, script: ButtonScript, state: Any = POWER_ON) -> ScriptRun:
+    """Play ``script`` on ``game`` from ``state`` (power-on by default) and keep its frames.
+
+    The frame of each step is the screen on its last frame. The env stays open in the result.
+    """
+    env = open_env(game, state)
+    steps = as_steps(script, env.unwrapped.buttons)
+    frames = run_script(env, steps, keep_frames=True)
+    captions, end = [], 0
+    for step in steps:
+        end += step.frames
+        captions.append(f"frame {end}: {step.buttons or '-'}\n{step.note}".rstrip())
+    return ScriptRun(env, frames, captions, env.unwrapped.data.lookup_all())

@@ -1,0 +1,61 @@
+"""Lap times from RAM: the one lap clock that the expert, the trainer and the evaluation share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kart_helpers.game.constants import GRID_LAPS, RACE_LAPS
+
+
+class LapClock:
+    """Lap times from the RAM counters ``laps`` and ``current_frame``, fed one reading at a time.
+
+    ``laps`` reads 127 on the grid, 128 once the kart first crosses the line, and 128 + k after
+    k laps. A lap counts the first time the counter reaches a new high, so crossing the line
+    backwards and forwards again never counts twice.
+    """
+
+    def __init__(self) -> None:
+        self.start: int | None = None
+        """``current_frame`` when the kart first crossed the line."""
+        self.ends: list[int] = []
+        """``current_frame`` at the end of each completed lap."""
+        self._best = GRID_LAPS
+
+    def update(self, laps: int, current_frame: int) -> bool:
+        """Feed one reading; True when it completed a lap."""
+        if laps <= self._best:
+            return False
+        completed = False
+        for value in range(self._best + 1, laps + 1):
+            if value == GRID_LAPS + 1:
+                self.start = current_frame
+            elif value > GRID_LAPS + 1:
+                self.ends.append(current_frame)
+                completed = True
+        self._best = laps
+        return completed
+
+    @property
+    def laps(self) -> int:
+        """Laps completed."""
+        return len(self.ends)
+
+    @property
+    def lap_frames(self) -> list[int]:
+        """Frames of each completed lap."""
+        marks = [self.start or 0, *self.ends]
+        return np.diff(marks).astype(int).tolist()
+
+    @property
+    def race_frames(self) -> int | None:
+        """The race clock at the end of lap 5 (the race time, counted from GO), or None."""
+        return self.ends[RACE_LAPS - 1] if len(self.ends) >= RACE_LAPS else None
+
+
+def lap_times(laps: np.ndarray, current_frame: np.ndarray) -> LapClock:
+    """A :class:`LapClock` fed a whole trace (arrays of ``laps`` and ``current_frame``)."""
+    clock = LapClock()
+    for lap, frame in zip(np.asarray(laps).tolist(), np.asarray(current_frame).tolist(), strict=True):
+        clock.update(int(lap), int(frame))
+    return clock

@@ -1,0 +1,103 @@
+"""Load, write and copy ``scenario.json``; the errors that name the file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kart_helpers.emulator.integration import find_file
+from kart_helpers.problems import Problem
+
+
+class ScenarioError(ValueError):
+    """``scenario.json`` or its scripts would fail in stable-retro; ``problems`` lists why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class LuaCheckError(ScenarioError):
+    """A Lua script fails to compile, uses something undefined, or fails when run.
+
+    ``path`` and ``line`` locate the first problem.
+    """
+
+    @property
+    def path(self) -> Path | None:
+        return self.problems[0].path
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line
+
+
+@dataclass
+class Scenario:
+    """A scenario file and what it refers to.
+
+    Attributes:
+        path: the ``.json`` file.
+        spec: its parsed content.
+        variables: name -> {address, type} from the ``data.json`` stable-retro would use.
+        scripts: the script files, resolved beside ``path`` as stable-retro does.
+    """
+
+    path: Path
+    spec: dict
+    variables: dict[str, dict]
+    scripts: list[Path] = field(default_factory=list)
+
+    def function(self, kind: str) -> str | None:
+        """The Lua function named by ``spec[kind]["script"]`` (kind: "reward" or "done"), if any."""
+        entry = self.spec.get(kind)
+        script = entry.get("script") if isinstance(entry, dict) else None
+        return script.partition(":")[2] or script if isinstance(script, str) else None
+
+    @property
+    def reward_function(self) -> str | None:
+        return self.function("reward")
+
+    @property
+    def done_function(self) -> str | None:
+        return self.function("done")
+
+
+def load_scenario(source: str | Path, scenario: str = "scenario", variables: Mapping | None = None) -> Scenario:
+    """Read a scenario: ``source`` is a game name (its ``<scenario>.json`` as stable-retro
+    finds it), a ``.json`` file, or a folder holding ``<scenario>.json``.
+
+    ``variables`` (name -> spec) replaces the ``data.json`` looked up beside it or for the game.
+
+    Raises:
+        ScenarioError: the file is missing or is not valid JSON (with its line).
+    """
+    path, data_path = _locate(source, scenario)
+    text = path.read_text()
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ScenarioError([Problem(f"not valid JSON: {err.msg}", path, err.lineno)]) from err
+    if not isinstance(spec, dict):
+        raise ScenarioError([Problem("a scenario is a JSON object { ... }", path, 1)])
+    if variables is None:
+        variables = json.loads(data_path.read_text()).get("info", {}) if data_path else {}
+    scripts = spec.get("scripts", [])
+    scripts = [path.parent / s for s in scripts] if isinstance(scripts, list) else []
+    return Scenario(path, spec, dict(variables), scripts)
+
+
+def _locate(source: str | Path, scenario: str) -> tuple[Path, Path | None]:
+    candidate = Path(source)
+    if candidate.suffix == ".json" or candidate.is_dir():
+        path = candidate if candidate.suffix == ".json" else candidate / f"{scenario}.json"
+        if not path.is_file():
+            raise ScenarioError([Problem("no such scenario file", path)])
+        data = path.parent / "data.json"
+        return path, data if data.is_file() else None
+    path = find_file(str(source), f"{scenario}.json")
+    if path is None:
+        raise ScenarioError([Problem(f"{source}: no {scenario}.json in its integration folders")])
+    return path, find_file(str(source), "data.json")
