@@ -28,7 +28,7 @@ class PPOConfig:
     state: str = "Level1"
     """Start state of every episode: ``Level1`` (Practice Ring, easy) or ``Level2`` (Hairpin Hills, hard)."""
     actions: str = "original"
-    """Name of the action set in :data:`~kart_helpers.pipeline.actions.ACTION_SETS` (``original``: 4, ``driving``: 9)."""
+    """Name of the action set in :data:`~kart_helpers.pipeline.actions.ACTION_SETS` (original: 4, driving: 9)."""
     view_width: int = 128
     """Columns of the race view the agent sees, centred on the kart (256: the whole width). Before
     the resize to 84 x 84, 128 columns shrink 1.5x sideways instead of 3x, so the kart's heading and
