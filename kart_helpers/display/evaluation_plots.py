@@ -10,7 +10,7 @@ import numpy as np
 
 from kart_helpers.display.reward_plots import COLORS
 from kart_helpers.evaluate.rollout import Evaluation, Rollout
-from kart_helpers.game.constants import FPS
+from kart_helpers.game.constants import FPS, GRID_LAPS
 from kart_helpers.game.laps import LapClock
 from kart_helpers.ram.trace import RamTrace
 
@@ -54,7 +54,7 @@ def plot_traces(agent: RamTrace, expert: RamTrace | None = None, names: Sequence
                 continue
             values = trace.column(name)
             if name == "laps":
-                values = np.maximum(values - 128, 0)
+                values = np.maximum(values - (GRID_LAPS + 1), 0)
             ax.plot(np.arange(len(values)) / FPS, values, color=color, lw=1, label=label)
         ax.set_ylabel(name if name != "laps" else "laps done")
         ax.grid(alpha=0.3)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from kart_helpers.game.constants import FPS
+from kart_helpers.game.constants import FPS, GRID_LAPS
 from kart_helpers.ram.trace import RamTrace
 from kart_helpers.scenario.replay import RewardRun
 
@@ -100,9 +100,9 @@ def plot_cumulative(
     top.set_title(title)
     if trace is not None:
         bottom = axes[1, 0]
-        bottom.step(np.arange(len(trace.rows)) / FPS, trace.column("laps") - 127, where="post", color="black")
+        bottom.step(np.arange(len(trace.rows)) / FPS, trace.column("laps") - GRID_LAPS, where="post", color="black")
         bottom.set_ylabel("lap (0: behind\nthe line)")
-        bottom.set_yticks(sorted(set((trace.column("laps") - 127).tolist())))
+        bottom.set_yticks(sorted(set((trace.column("laps") - GRID_LAPS).tolist())))
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,6 +19,7 @@ last ``info`` dict that returns the buttons (e.g. ``Expert(0).buttons``)."""
 
 
 Policy = Callable[[dict[str, int]], str]
+"""A driver function: the last ``info`` in, the buttons to hold out."""
 
 
 def _button_stream(driver: Driver, frames: int | None) -> tuple[Iterator[Any], int]:
@@ -39,21 +40,46 @@ def _button_stream(driver: Driver, frames: int | None) -> tuple[Iterator[Any], i
     return stream, total if frames is None else frames
 
 
-def drive(env: Any, driver: Driver, frames: int | None = None, on_frame: Callable[[dict], None] | None = None) -> dict:
-    """Play ``frames`` frames (a script's own length by default); return the last ``info``.
+class Frame(NamedTuple):
+    """What one emulator frame of a drive produced."""
 
-    ``on_frame(info)`` runs after every frame. ``env`` must accept MultiBinary actions, e.g.
-    made with ``use_restricted_actions=retro.Actions.ALL``.
+    screen: np.ndarray
+    """(224, 256, 3) uint8: the screen after the frame."""
+    reward: float
+    terminated: bool
+    info: dict[str, int]
+    """The data.json variables after the frame."""
+    buttons: str
+    """The buttons held during the frame, e.g. ``"B+LEFT"``."""
+
+
+def frames_of(env: Any, driver: Driver, frames: int | None = None) -> Iterator[Frame]:
+    """Step ``env`` one frame at a time as ``driver`` says, yielding each :class:`Frame`.
+
+    Plays ``frames`` frames (a script's own length by default; longer holds its last step).
+    Every frame-by-frame drive in the course goes through this loop. ``env`` must accept
+    MultiBinary actions, e.g. made with ``use_restricted_actions=retro.Actions.ALL``.
     """
     game = env.unwrapped
     stream, n = _button_stream(driver, frames)
-    info = dict(game.data.lookup_all())
-    cache: dict[str, np.ndarray] = {}
+    info = dict(game.data.lookup_all())  # reset() returns an empty info dict
+    actions: dict[str, np.ndarray] = {}  # one array per combo, not one per frame
     for source in itertools.islice(stream, n):
         buttons = source(info) if callable(source) else source
-        if buttons not in cache:
-            cache[buttons] = action_for(buttons, game.buttons)
-        *_, info = env.step(cache[buttons])
+        if buttons not in actions:
+            actions[buttons] = action_for(buttons, game.buttons)
+        screen, reward, terminated, _, info = env.step(actions[buttons])
+        yield Frame(screen, float(reward), bool(terminated), info, buttons)
+
+
+def drive(env: Any, driver: Driver, frames: int | None = None, on_frame: Callable[[dict], None] | None = None) -> dict:
+    """Play ``frames`` frames (a script's own length by default); return the last ``info``.
+
+    ``on_frame(info)`` runs after every frame.
+    """
+    info = dict(env.unwrapped.data.lookup_all())
+    for frame in frames_of(env, driver, frames):
+        info = frame.info
         if on_frame is not None:
             on_frame(info)
     return info
@@ -65,14 +91,9 @@ def run_script(env: Any, script: ButtonScript, keep_frames: bool = False) -> lis
     Use an env made with ``use_restricted_actions=retro.Actions.ALL``: the default filter
     drops START and SELECT, so a menu would never open.
     """
-    frames = []
-    for step in as_steps(script, env.unwrapped.buttons):
-        action = action_for(step.buttons, env.unwrapped.buttons)
-        for _ in range(step.frames):
-            obs, *_ = env.step(action)
-        if keep_frames:
-            frames.append(obs)
-    return frames
+    steps = as_steps(script, env.unwrapped.buttons)
+    step_ends = set(itertools.accumulate(step.frames for step in steps))
+    return [frame.screen for t, frame in enumerate(frames_of(env, steps), start=1) if keep_frames and t in step_ends]
 
 
 @dataclass

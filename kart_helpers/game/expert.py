@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import stable_retro as retro
 
-from kart_helpers.emulator.buttons import action_for
 from kart_helpers.emulator.env import close_live_env, make_env
 from kart_helpers.emulator.integration import read_json
 from kart_helpers.game.constants import PRACTICE_GAME, SUBPIXELS_PER_SPEED, TRACKS, TURN_RATE
@@ -90,64 +90,33 @@ class Expert:
         return (pedal + steer).lstrip("+")
 
 
-@dataclass
-class ExpertRun:
-    """What one expert race produced. Frames are SNES frames (60 per second)."""
+class ExpertRun(NamedTuple):
+    """The expert's race: RAM per frame and the lap times read from it (60 frames per second)."""
 
-    track: int
-    lap_end_frames: list[int]
-    """``current_frame`` on the frame each lap was completed (the first entry ends lap 1)."""
-    start_frame: int
-    """``current_frame`` when the kart first crossed the line (laps 127 -> 128)."""
-    wall_hits: int
+    trace: RamTrace
+    clock: LapClock
 
     @property
-    def lap_frames(self) -> list[int]:
-        """Frames per lap, lap 1 to 5."""
-        ends = [self.start_frame, *self.lap_end_frames]
-        return np.diff(ends).tolist()
+    def race_frames(self) -> int | None:
+        """Race clock at the end of lap 5 (frames from GO), or None if it did not finish."""
+        return self.clock.race_frames
 
     @property
-    def race_frames(self) -> int:
-        """Race clock at the finish: frames from GO to the end of lap 5."""
-        return self.lap_end_frames[-1]
-
-
-def drive_expert(track: int = 0, max_frames: int = 10_000) -> ExpertRun:
-    """Race five laps of Practice Kart's ``track`` with the expert and time them from RAM."""
-    import stable_retro as retro
-
-    env = make_env(PRACTICE_GAME, state=f"Level{track + 1}", use_restricted_actions=retro.Actions.ALL)
-    try:
-        env.reset()
-        info = env.unwrapped.data.lookup_all()
-        expert, ends, start, hits, last_collision = Expert(track), [], 0, 0, 0
-        for _ in range(max_frames):
-            _, _, terminated, _, new = env.step(action_for(expert.buttons(info), env.buttons))
-            hits += bool(new["collision"] and not last_collision)
-            last_collision = new["collision"]
-            if new["laps"] > info["laps"]:
-                if new["laps"] == 128:
-                    start = new["current_frame"]
-                else:
-                    ends.append(new["current_frame"])
-            info = new
-            if terminated:
-                break
-        return ExpertRun(track, ends, start, hits)
-    finally:
-        env.close()
+    def wall_hits(self) -> int:
+        """Wall contacts begun during the race (``collision`` going from 0 to set)."""
+        collision = self.trace.column("collision") != 0
+        return int(np.count_nonzero(collision[1:] & ~collision[:-1]))
 
 
 @functools.lru_cache(maxsize=4)
-def expert_drive(state: str = "Level1", max_frames: int = 8000) -> tuple[RamTrace, LapClock]:
-    """The scripted expert's race on a Practice Kart state, recorded frame by frame (cached)."""
-    import stable_retro as retro
+def expert_drive(state: str = "Level1", max_frames: int = 8000) -> ExpertRun:
+    """The scripted expert's race on a Practice Kart state (``Level1``, ``Level2``), recorded (cached).
 
+    It ends when the scenario's done condition ends the episode (the finish) or at ``max_frames``.
+    """
     env = make_env(PRACTICE_GAME, state=state, use_restricted_actions=retro.Actions.ALL)
     try:
-        expert = Expert(TRACKS[state])
-        trace, _ = record_drive(env, expert.buttons, max_frames)
+        trace, _ = record_drive(env, Expert(TRACKS[state]).buttons, max_frames)
     finally:
         close_live_env()
-    return trace, lap_times(trace.column("laps"), trace.column("current_frame"))
+    return ExpertRun(trace, lap_times(trace.column("laps"), trace.column("current_frame")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from kart_helpers.game.constants import GRID_LAPS, RACE_LAPS
@@ -35,6 +37,14 @@ class LapClock:
                 completed = True
         self._best = laps
         return completed
+
+    @classmethod
+    def of(cls, start: int | None, ends: Sequence[int]) -> LapClock:
+        """A clock that has already seen the first crossing at ``start`` and laps ending at ``ends``."""
+        clock = cls()
+        clock.start, clock.ends = start, [int(e) for e in ends]
+        clock._best = GRID_LAPS + (start is not None or bool(clock.ends)) + len(clock.ends)
+        return clock
 
     @property
     def laps(self) -> int:

@@ -24,7 +24,7 @@ from kart_helpers.emulator.integration import shipped_integrations_dir
 from kart_helpers.problems import Problem
 from kart_helpers.ram.addresses import WRAM_BASE, WRAM_SIZE, AddressError, parse_bus
 from kart_helpers.ram.memory_map import MemoryMap
-from kart_helpers.ram.trace import Trace
+from kart_helpers.ram.trace import RamTrace
 from kart_helpers.ram.types import DataType
 
 KINDS = {"i": "signed", "u": "unsigned", "d": "BCD (2 digits a byte)", "n": "BCD (1 digit a byte, low nibble)"}
@@ -281,7 +281,7 @@ class Verification:
     """What :func:`verify` saw: one row per variable, and every value it read."""
 
     table: Table
-    trace: Trace
+    trace: RamTrace
     failed: list[str]
     """names of the variables that did not read, or left their range"""
 
@@ -330,15 +330,15 @@ def verify(
             readable[name] = (int(spec["address"]), str(spec["type"]))
         except (IndexError, ValueError, TypeError) as err:
             notes[name] = f"does not read: {err}"
-    rows: list[list[int]] = []
-    drive(env, driver, frames, lambda _: rows.append([memory.extract(a, t) for a, t in readable.values()]))
-    got = np.array(rows, dtype=np.int64).reshape(len(rows), len(readable))
-    trace = Trace(
-        np.arange(1, len(rows) + 1),
-        {name: got[:, k] for k, name in enumerate(readable)},
-        readable,
-        {name: mm.label(a) for name, (a, _) in readable.items()},
-    )
+
+    def read() -> dict[str, int]:
+        return {name: memory.extract(a, t) for name, (a, t) in readable.items()}
+
+    rows = [read()]  # before the drive, then after every frame
+    drive(env, driver, frames, lambda _: rows.append(read()))
+    game = getattr(env.unwrapped, "gamename", "")
+    labels = {name: mm.label(a) for name, (a, _) in readable.items()}
+    trace = RamTrace(rows, game=game, variables=readable, labels=labels)
     table_rows, failed = [], []
     for name, spec in info.items():
         expected = ranges.get(name)
@@ -347,7 +347,7 @@ def verify(
             failed.append(name)
             table_rows.append([name, spec.get("type"), spec.get("address"), "-", "-", "-", shown, notes[name]])
             continue
-        v = trace.values[name]
+        v = trace[name]
         verdict = "ok" if len(v) == 0 or len(np.unique(v)) > 1 else "ok, but it never changed"
         if expected and len(v):
             outside = np.nonzero((v < expected[0]) | (v > expected[1]))[0]
@@ -362,6 +362,6 @@ def verify(
             [name, spec["type"], mm.label(int(spec["address"])), lo, hi, len(np.unique(v)), shown, verdict]
         )
     header = ["variable", "type", "address", "min", "max", "distinct", "expected", "verdict"]
-    title = f"data.json over {len(rows)} frames: " + ("all ok" if not failed else f"{len(failed)} failed")
+    title = f"data.json over {len(trace)} frames: " + ("all ok" if not failed else f"{len(failed)} failed")
     failed_rows = {k for k, row in enumerate(table_rows) if row[0] in failed}
     return Verification(Table(header, table_rows, title, failed_rows), trace, failed)

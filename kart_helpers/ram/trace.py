@@ -10,23 +10,29 @@ from typing import Any
 
 import numpy as np
 
-from kart_helpers.emulator.buttons import ButtonScript, action_for, as_steps
-from kart_helpers.emulator.drive import Driver, Policy, drive
+from kart_helpers.emulator.buttons import script_frames
+from kart_helpers.emulator.drive import Driver, drive, frames_of
 from kart_helpers.game.constants import PRACTICE_GAME
 from kart_helpers.ram.memory_map import MemoryMap
 from kart_helpers.ram.types import DataType, decode_at
 
+Variables = Mapping[str, tuple[int, str]] | Mapping[str, Mapping[str, Any]]
+"""Variables to read: ``{"speed": (8261866, "<i2"), ...}``, or data.json's ``{"info": {...}}``."""
+
 
 @dataclass
 class RamTrace:
-    """RAM variables per frame of a drive, and what the emulator paid for it.
+    """Named RAM variables per frame of a drive, and what the emulator paid for it.
 
     Attributes:
-        rows: T + 1 dicts of data.json variables; ``rows[0]`` is the RAM at reset.
-        rewards: (T,) the emulator's reward for frames 1..T, or None for a made-up trace.
+        rows: T + 1 dicts of variables; ``rows[0]`` is the RAM before the first frame (at
+            reset), ``rows[t]`` what frame ``t`` left.
+        rewards: (T,) the emulator's reward for frames 1..T, or None (a made-up or watched trace).
         dones: (T,) the emulator's ``terminated`` for frames 1..T, or None.
         buttons: T button strings held, e.g. ``"B+LEFT"``, or None.
         game: the game it was recorded on.
+        variables: name -> (data.json address, type) of each variable, when known.
+        labels: name -> where it sits, as the memory map names it (``$7E:10EA``), for plots.
     """
 
     rows: list[dict[str, int]]
@@ -34,14 +40,28 @@ class RamTrace:
     dones: np.ndarray | None = None
     buttons: list[str] | None = None
     game: str = PRACTICE_GAME
+    variables: dict[str, tuple[int, str]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         """Frames after the reset (T)."""
         return len(self.rows) - 1
 
+    def __repr__(self) -> str:
+        return f"RamTrace({len(self)} frames of {', '.join(self.rows[0]) if self.rows else 'nothing'})"
+
     def column(self, name: str) -> np.ndarray:
         """(T + 1,) values of one variable, from the reset row on."""
         return np.array([row[name] for row in self.rows])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """(T,) values of one variable on frames 1..T (what each frame left)."""
+        return self.column(name)[1:]
+
+    @property
+    def frames(self) -> np.ndarray:
+        """(T,) frame numbers 1..T."""
+        return np.arange(1, len(self) + 1)
 
     def save(self, path: str | Path) -> Path:
         """Write the trace as JSON (a few hundred KiB for a five-lap race)."""
@@ -57,7 +77,8 @@ class RamTrace:
         data = json.loads(Path(path).read_text())
         rewards = None if data["rewards"] is None else np.asarray(data["rewards"], dtype=np.float32)
         dones = None if data["dones"] is None else np.asarray(data["dones"], dtype=bool)
-        return cls(data["rows"], rewards, dones, data["buttons"], data["game"])
+        variables = {name: (int(a), str(t)) for name, (a, t) in data.get("variables", {}).items()}
+        return cls(data["rows"], rewards, dones, data["buttons"], data["game"], variables, data.get("labels", {}))
 
     @classmethod
     def synthetic(cls, start: Mapping[str, int], changes: Sequence[Mapping[str, int]]) -> RamTrace:
@@ -71,20 +92,39 @@ class RamTrace:
             rows.append({**rows[-1], **change})
         return cls(rows)
 
+    def plot(self, names: Sequence[str] | None = None, title: str | None = None) -> Any:
+        """One panel per variable, stacked, sharing the frame axis; returns the figure."""
+        import matplotlib.pyplot as plt  # here: pyplot adds about 0.4 s to importing the RAM tools
+        from matplotlib.ticker import MaxNLocator
+
+        names = list(names or self.rows[0])
+        fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(9, 0.6 + 1.45 * len(names)), squeeze=False)
+        for ax, name in zip(axes[:, 0], names, strict=True):
+            address, dtype = self.variables.get(name, ("", ""))
+            ax.plot(self.frames, self[name], drawstyle="steps-post", lw=1.4, color="C0")
+            ax.set_ylabel(f"{name}\n{self.labels.get(name, address)} {dtype}", rotation=0, ha="right", va="center")
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))  # RAM values are integers
+            ax.grid(alpha=0.3)
+        axes[-1, 0].set_xlabel("frame")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return fig
+
 
 def record_drive(
     env: Any,
-    policy: Policy | ButtonScript,
+    policy: Driver,
     frames: int,
     reset: bool = True,
     stop_when_done: bool = True,
     screens_every: int = 0,
 ) -> tuple[RamTrace, list[np.ndarray]]:
-    """Drive ``env`` and record its RAM variables, rewards and done flags.
+    """Drive ``env`` and record its data.json variables, rewards and done flags every frame.
 
     Args:
         policy: ``policy(info) -> buttons`` called every frame, or a button script.
-        frames: the most frames to drive.
+        frames: the most frames to drive (a script stops at its end).
         reset: reset the env first (its RAM then becomes row 0).
         stop_when_done: stop on the first frame the env reports ``terminated``.
         screens_every: also keep every n-th screen (0: none).
@@ -94,29 +134,22 @@ def record_drive(
     """
     if reset:
         env.reset()
-    names = env.unwrapped.buttons
-    plan = None if callable(policy) else [s.buttons for s in as_steps(policy, names) for _ in range(s.frames)]
-    if plan is not None:
-        frames = min(frames, len(plan))
-    info = env.unwrapped.data.lookup_all()  # reset() returns an empty info dict
-    rows, rewards, dones, held, screens = [dict(info)], [], [], [], []
-    for t in range(frames):
-        buttons = plan[t] if plan is not None else policy(info)
-        screen, reward, terminated, _, info = env.step(action_for(buttons, names))
-        rows.append(dict(info))
-        rewards.append(reward)
-        dones.append(terminated)
-        held.append(buttons)
-        if screens_every and (t + 1) % screens_every == 0:
-            screens.append(screen)
-        if terminated and stop_when_done:
+    if not callable(policy) and not isinstance(policy, str):
+        frames = min(frames, script_frames(policy))
+    rows = [dict(env.unwrapped.data.lookup_all())]  # reset() returns an empty info dict
+    rewards, dones, held, screens = [], [], [], []
+    for t, frame in enumerate(frames_of(env, policy, frames), start=1):
+        rows.append(dict(frame.info))
+        rewards.append(frame.reward)
+        dones.append(frame.terminated)
+        held.append(frame.buttons)
+        if screens_every and t % screens_every == 0:
+            screens.append(frame.screen)
+        if frame.terminated and stop_when_done:
             break
     game = getattr(env.unwrapped, "gamename", PRACTICE_GAME)
     trace = RamTrace(rows, np.asarray(rewards, dtype=np.float32), np.asarray(dones, dtype=bool), held, game)
     return trace, screens
-
-
-Variables = Mapping[str, tuple[int, str]] | Mapping[str, Mapping[str, Any]]
 
 
 def _as_pairs(variables: Variables) -> dict[str, tuple[int, str]]:
@@ -128,48 +161,9 @@ def _as_pairs(variables: Variables) -> dict[str, tuple[int, str]]:
     return out
 
 
-@dataclass(repr=False)
-class Trace:
-    """Named variables read every frame of a drive."""
+def watch(env: Any, variables: Variables, driver: Driver, frames: int | None = None) -> RamTrace:
+    """Drive and read ``variables`` (any addresses, any types) before the drive and on every frame.
 
-    frames: np.ndarray
-    """(T,) frame numbers, from 1"""
-    values: dict[str, np.ndarray]
-    """name -> (T,) int64"""
-    variables: dict[str, tuple[int, str]]
-    """name -> (data.json address, type)"""
-    labels: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.values[name]
-
-    def __repr__(self) -> str:
-        return f"Trace({len(self.frames)} frames of {', '.join(self.values)})"
-
-    def plot(self, names: Sequence[str] | None = None, title: str | None = None) -> Any:
-        """One panel per variable, stacked, sharing the frame axis; returns the figure."""
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-
-        names = list(names or self.values)
-        fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(9, 0.6 + 1.45 * len(names)), squeeze=False)
-        for ax, name in zip(axes[:, 0], names, strict=True):
-            address, dtype = self.variables[name]
-            ax.plot(self.frames, self.values[name], drawstyle="steps-post", lw=1.4, color="C0")
-            ax.set_ylabel(f"{name}\n{self.labels.get(name, address)} {dtype}", rotation=0, ha="right", va="center")
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))  # RAM values are integers
-            ax.grid(alpha=0.3)
-        axes[-1, 0].set_xlabel("frame")
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        return fig
-
-
-def watch(env: Any, variables: Variables, driver: Driver, frames: int | None = None) -> Trace:
-    """Drive and read ``variables`` on every frame.
-
-    variables: ``{"speed": (8261866, "<i2"), ...}``, or data.json's ``{"info": {...}}``.
     Reads only the bytes the variables need, so a long drive stays small.
     """
     mm = MemoryMap.from_env(env)
@@ -177,12 +171,14 @@ def watch(env: Any, variables: Variables, driver: Driver, frames: int | None = N
     starts = {name: mm.index_of(address) for name, (address, _) in pairs.items()}
     widths = {name: DataType.read_as(dtype).width for name, (_, dtype) in pairs.items()}
     needed = np.unique(np.concatenate([np.arange(starts[n], starts[n] + widths[n]) for n in pairs]))
-    rows: list[np.ndarray] = []
-    drive(env, driver, frames, lambda _: rows.append(mm.read(env)[needed]))
-    got = np.stack(rows) if rows else np.zeros((0, len(needed)), np.uint8)
-    values = {}
+    snapshots = [mm.read(env)[needed]]
+    drive(env, driver, frames, lambda _: snapshots.append(mm.read(env)[needed]))
+    got = np.stack(snapshots)
+    columns = {}
     for name, (_, dtype) in pairs.items():
         local = np.searchsorted(needed, starts[name])  # where this variable's bytes sit in `got`
-        values[name] = decode_at(got, local, dtype)
+        columns[name] = decode_at(got, local, dtype).tolist()
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     labels = {name: mm.label(address) for name, (address, _) in pairs.items()}
-    return Trace(np.arange(1, len(rows) + 1), values, pairs, labels)
+    game = getattr(env.unwrapped, "gamename", PRACTICE_GAME)
+    return RamTrace(rows, game=game, variables=pairs, labels=labels)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kart_helpers.emulator.env import close_live_env
-from kart_helpers.game.constants import FPS
+from kart_helpers.game.constants import FPS, GRID_LAPS
 from kart_helpers.ram.trace import RamTrace
 from kart_helpers.scenario.files import Scenario, load_scenario
 from kart_helpers.scenario.sandbox import LuaSandbox
@@ -162,7 +162,7 @@ def lap_window(trace: RamTrace, lap: int = 1) -> tuple[int, int]:
         ValueError: the trace never reaches that lap.
     """
     laps = trace.column("laps")[1:]  # aligned with run arrays
-    starts = np.flatnonzero(laps == 127 + lap)
+    starts = np.flatnonzero(laps == GRID_LAPS + lap)
     if not starts.size:
         raise ValueError(f"the trace never reaches lap {lap} (laps reads {sorted(set(laps.tolist()))})")
     ends = np.flatnonzero(laps == 128 + lap)

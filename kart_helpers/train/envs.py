@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from kart_helpers.game.constants import RACE_LAPS
+from kart_helpers.game.constants import CHECKPOINTS, RACE_LAPS
 from kart_helpers.game.laps import LapClock
 from kart_helpers.pipeline.build import make_kart_env
 from kart_helpers.pipeline.factory import KartEnvFactory
@@ -80,7 +80,9 @@ class RaceStats(gym.Wrapper):
         self._frames += int(info.get("frames", 1))
         if "laps" in info:
             self._clock.update(int(info["laps"]), int(info["current_frame"]))
-            progress = int(info["laps"]) * (int(info.get("num_checkpoints", 0)) or 30) + int(info["checkpoint"])
+            progress = int(info["laps"]) * (int(info.get("num_checkpoints", 0)) or CHECKPOINTS) + int(
+                info["checkpoint"]
+            )
             if progress > self._best_progress:
                 self._best_progress, self._progress_frame = progress, self._frames
             elif self.stall_frames and self._frames - self._progress_frame >= self.stall_frames:

@@ -45,6 +45,7 @@ from tianshou.utils import TensorboardLogger
 from torch.utils.tensorboard import SummaryWriter
 
 from kart_helpers.display.training import LivePlot
+from kart_helpers.game.laps import LapClock
 from kart_helpers.train.checkpoints import (
     CheckpointError,
     checkpoint_dir,
@@ -259,19 +260,16 @@ class Trainer:
         info = rollout_batch.info
         for i in np.flatnonzero(done):
             laps = int(info.race_laps[i])
-            ends = [int(v) for v in np.asarray(info.lap_ends[i])[:laps]]
             start = int(info.race_start[i])
-            lap_frames = np.diff([max(start, 0), *ends]).astype(int).tolist() if laps else []
-            grid = bool(info.grid_start[i])
-            if not grid:  # started mid-track: crossings are no lap times, and no race from GO
-                lap_frames = []
+            clock = LapClock.of(start if start >= 0 else None, np.asarray(info.lap_ends[i])[:laps].tolist())
+            grid = bool(info.grid_start[i])  # else started mid-track: crossings are no lap times, no race from GO
             record = {
                 "kind": "episode",
                 "env_step": self.counters["env_step"],
                 "return": float(info.ep_return[i]),
                 "laps": laps,
-                "lap_frames": lap_frames,
-                "race_frames": ends[4] if laps >= 5 and grid else None,
+                "lap_frames": clock.lap_frames if grid else [],
+                "race_frames": clock.race_frames if grid else None,
                 "frames": int(info.ep_frames[i]),
                 "terminated": bool(rollout_batch.terminated[i]),
                 "grid_start": grid,
