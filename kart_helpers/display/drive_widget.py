@@ -18,6 +18,7 @@ import numpy as np
 
 from kart_helpers.display.frames import screen_png
 from kart_helpers.emulator.buttons import Step, action_for
+from kart_helpers.emulator.drive import frames_of
 from kart_helpers.emulator.env import POWER_ON, open_env
 from kart_helpers.emulator.start_scripts import grid_problems
 from kart_helpers.emulator.states import save_start_state
@@ -67,9 +68,8 @@ class EmulatorDriver:
 
     def advance(self, frames: int = 1) -> np.ndarray:
         """Run ``frames`` frames with the held buttons; return the screen (224 x 256 x 3 uint8)."""
-        action = action_for(self.held_text, self.env.unwrapped.buttons)
-        for _ in range(frames):
-            self._screen, *_ = self.env.step(action)
+        for frame in frames_of(self.env, self.held_text, frames):
+            self._screen = frame.screen
         self.frames += frames
         if self._played and self._played[-1][0] == self.held_text:
             self._played[-1][1] += frames

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from kart_helpers.emulator.buttons import action_for
+from kart_helpers.emulator.drive import drive
 
 
 @dataclass
@@ -38,16 +39,19 @@ def random_starts(
     """
     rng = np.random.default_rng(seed)
     stops = sorted(int(f) for f in rng.integers(0, max_frames + 1, size=n))
+    if policy is None:
+        frame_numbers, steer = itertools.count(), ["B"]
+
+        def policy(_info: dict[str, int]) -> str:
+            if next(frame_numbers) % 15 == 0:  # a new random steer every quarter second
+                steer[0] = str(rng.choice(["B", "B+LEFT", "B+RIGHT"]))
+            return steer[0]
+
     env.reset()
-    info = env.unwrapped.data.lookup_all()
-    buttons, frame, starts = "B", 0, []
+    info, frame, starts = env.unwrapped.data.lookup_all(), 0, []
     for stop in stops:
-        while frame < stop:
-            if policy is not None:
-                buttons = policy(info)
-            elif frame % 15 == 0:  # a new random steer every quarter second
-                buttons = str(rng.choice(["B", "B+LEFT", "B+RIGHT"]))
-            _, _, _, _, info = env.step(action_for(buttons, env.unwrapped.buttons))
-            frame += 1
+        if stop > frame:
+            info = drive(env, policy, stop - frame)
+        frame = stop
         starts.append(RandomStart(env.unwrapped.em.get_state(), frame, dict(info), env.render().copy()))
     return starts

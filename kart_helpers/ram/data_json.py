@@ -29,6 +29,7 @@ from kart_helpers.ram.types import DataType
 
 KINDS = {"i": "signed", "u": "unsigned", "d": "BCD (2 digits a byte)", "n": "BCD (1 digit a byte, low nibble)"}
 _NUMPY_NAMES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4"}
+_NUMPY_NAMES |= {"int64": "i8", "uint64": "u8", "bool": "u1", "byte": "u1", "char": "i1", "short": "i2"}
 
 
 class DataJsonError(ValueError):

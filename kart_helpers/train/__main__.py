@@ -19,44 +19,48 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import tyro
 
 from kart_helpers.display.training import plot_history
-from kart_helpers.train.config import PPOConfig, cpu_profile, field_docs, gpu_profile
+from kart_helpers.train.config import PPOConfig, cpu_profile, gpu_profile
 from kart_helpers.train.trainer import train
 
+PROFILES = {"cpu": cpu_profile, "gpu": gpu_profile}
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kart_helpers.train",
-        description="Train PPO (Tianshou 2) on a kart game. Every PPOConfig field is a flag.",
+
+@dataclass
+class Command:
+    """Train PPO (Tianshou 2) on a kart game. Every PPOConfig field is a flag."""
+
+    config: PPOConfig
+    profile: Literal["cpu", "gpu"] = "cpu"
+    """Starting settings: cpu_profile() or gpu_profile(); the flags below override them."""
+    resume: str | None = None
+    """Checkpoint file or run folder to continue from."""
+    quiet: bool = False
+    """No progress bar."""
+
+
+def parse(argv: Sequence[str] | None = None) -> Command:
+    """The command line as a :class:`Command`; ``--profile`` picks the defaults the other flags override."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    profile = early.parse_known_args(args)[0].profile
+    default = Command(PROFILES[profile](), profile=profile)
+    # OmitArgPrefixes: --lr rather than --config.lr; tyro reads the help from the field docstrings.
+    return tyro.cli(
+        Command, args=args, default=default, prog="python -m kart_helpers.train", config=(tyro.conf.OmitArgPrefixes,)
     )
-    parser.add_argument("--profile", choices=("cpu", "gpu"), default="cpu", help="starting settings (default: cpu)")
-    parser.add_argument("--resume", default=None, help="checkpoint file or run folder to continue from")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    docs = field_docs()
-    for f in dataclasses.fields(PPOConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        help_text = docs.get(f.name, "").replace("%", "%%")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(flag, type=type(default), default=None, help=f"{help_text} (default: {default})")
-    return parser
-
-
-def config_from_args(args: argparse.Namespace) -> PPOConfig:
-    base = gpu_profile() if args.profile == "gpu" else cpu_profile()
-    changes = {
-        f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig) if getattr(args, f.name) is not None
-    }
-    return base.replace(**changes)
 
 
 def command_line(config: PPOConfig, profile: str = "cpu") -> str:
     """The ``python -m kart_helpers.train`` command that trains with ``config`` (flags for the
     fields that differ from the profile)."""
-    base = gpu_profile() if profile == "gpu" else cpu_profile()
+    base = PROFILES[profile]()
     parts = ["python -m kart_helpers.train"] + ([f"--profile {profile}"] if profile != "cpu" else [])
     for f in dataclasses.fields(PPOConfig):
         value = getattr(config, f.name)
@@ -71,11 +75,11 @@ def command_line(config: PPOConfig, profile: str = "cpu") -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config = config_from_args(args)
+    command = parse(argv)
+    config = command.config
 
     print(json.dumps(config.to_dict()), file=sys.stderr)
-    result = train(config, resume=args.resume, progress=not args.quiet)
+    result = train(config, resume=command.resume, progress=not command.quiet)
 
     fig = plot_history(result.history, f"PPO on {config.game} ({config.state})")
     fig.savefig(result.log_dir / "curves.png", dpi=90)
@@ -86,3 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"first 5-lap finish: {'at step ' + str(finish['env_step']) if finish else 'none yet'}"
     )
     return 130 if result.interrupted else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
