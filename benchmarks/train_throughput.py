@@ -59,10 +59,10 @@ VARIANTS = {
 
 TIANSHOU_CHILD = r"""
 import json, sys, time
-from kart_helpers.train import cpu_profile
-from kart_helpers.train import trainer as T
+from kart_helpers.train import cpu_profile, train
+from kart_helpers.train.instruments import TimedCollector
 spec = json.loads(sys.argv[1])
-T._TimedCollector.single_thread = spec["single_thread"]
+TimedCollector.single_thread = spec["single_thread"]
 steps = spec["steps"] + 1024  # one epoch: no checkpoint is written inside the measurement
 config = cpu_profile(**spec["settings"], total_steps=steps, epoch_steps=steps, share_trunk_forward=spec["share"],
                      bf16=spec["bf16"], value_clip=spec["value_clip"], backend=spec["backend"], log_dir=spec["log_dir"],
@@ -70,7 +70,7 @@ config = cpu_profile(**spec["settings"], total_steps=steps, epoch_steps=steps, s
 marks = []
 def mark(trainer):  # called before each collection: marks[1] follows the warm-up update
     marks.append((time.perf_counter(), trainer.counters["env_step"], trainer.collector.collect_s, trainer._update_s))
-T.train(config, callbacks=[mark], progress=False)
+train(config, callbacks=[mark], progress=False)
 (t0, s0, c0, u0), (t1, s1, c1, u1) = marks[1], marks[-1]
 print(json.dumps({"steps": s1 - s0, "wall_s": t1 - t0, "collect_s": c1 - c0, "update_s": u1 - u0}))
 """

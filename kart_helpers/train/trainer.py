@@ -38,14 +38,13 @@ import numpy as np
 import torch
 from tianshou.algorithm import PPO
 from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
-from tianshou.algorithm.optim import AdamOptimizerFactory, LRSchedulerFactoryLinear
 from tianshou.data import Collector, VectorReplayBuffer
 from tianshou.trainer import OnPolicyTrainerParams
-from tianshou.utils import TensorboardLogger
 from torch.utils.tensorboard import SummaryWriter
 
 from kart_helpers.display.training import LivePlot
 from kart_helpers.game.laps import LapClock
+from kart_helpers.train.algorithm import build_algorithm, build_policy
 from kart_helpers.train.checkpoints import (
     CheckpointError,
     checkpoint_dir,
@@ -57,87 +56,9 @@ from kart_helpers.train.checkpoints import (
 )
 from kart_helpers.train.config import PPOConfig
 from kart_helpers.train.envs import make_train_venv
-from kart_helpers.train.network import build_actor_critic
+from kart_helpers.train.instruments import TimedCollector, TrainLogger
 
 Callback = Callable[["Trainer"], None]
-
-
-def build_policy(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> DiscreteActorPolicy:
-    """The policy alone (actor network inside), as evaluation needs it."""
-    actor, _ = build_actor_critic(
-        obs_shape, int(action_space.n), config.resolved_device(), share_forward=False, bf16=config.bf16
-    )
-    return DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
-
-
-def build_algorithm(config: PPOConfig, obs_shape: Sequence[int], action_space: Any) -> PPO:
-    """Tianshou's PPO with our network and the config's settings."""
-    device = config.resolved_device()
-    actor, critic = build_actor_critic(obs_shape, int(action_space.n), device, config.share_trunk_forward, config.bf16)
-    policy = DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
-    optim = AdamOptimizerFactory(lr=config.lr, eps=1e-5)
-    if config.lr_decay:
-        optim = optim.with_lr_scheduler_factory(
-            LRSchedulerFactoryLinear(config.max_epochs, config.steps_per_epoch, config.steps_per_update)
-        )
-    return PPO(
-        policy=policy,
-        critic=critic,
-        optim=optim,
-        eps_clip=config.clip,
-        value_clip=config.value_clip,
-        advantage_normalization=config.advantage_normalization,
-        return_scaling=config.return_scaling,
-        vf_coef=config.vf_coef,
-        ent_coef=config.ent_coef,
-        max_grad_norm=config.max_grad_norm,
-        gae_lambda=config.gae_lambda,
-        gamma=config.gamma,
-    )
-
-
-class _TimedCollector(Collector):
-    """A Collector that times its collection and runs it with one torch thread."""
-
-    single_thread = True
-    """Collect with one torch thread (the benchmark turns this off to measure what it buys)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.collect_s = 0.0
-
-    def collect(self, *args: Any, **kwargs: Any) -> Any:
-        threads = torch.get_num_threads()
-        if self.single_thread:
-            torch.set_num_threads(1)
-        start = time.perf_counter()
-        try:
-            return super().collect(*args, **kwargs)
-        finally:
-            self.collect_s += time.perf_counter() - start
-            torch.set_num_threads(threads)
-
-
-class _Logger(TensorboardLogger):
-    """TensorBoard logger that hands update statistics to the trainer and resumes from our counters."""
-
-    def __init__(self, writer: SummaryWriter, on_update: Callable[[dict], None]) -> None:
-        super().__init__(writer, training_interval=1, update_interval=1, save_interval=1)
-        self._on_update = on_update
-        self.resume_counters: tuple[int, int, int] | None = None
-
-    def log_update_data(self, log_data: dict, step: int) -> None:
-        self._on_update(log_data)
-        super().log_update_data(log_data, step)
-
-    def restore_data(self) -> tuple[int, int, int]:
-        if self.resume_counters is None:
-            return super().restore_data()
-        epoch, env_step, update_step = self.resume_counters
-        self.last_save_step = self.last_log_test_step = epoch
-        self.last_log_update_step = update_step
-        self.last_log_train_step = env_step
-        return self.resume_counters
 
 
 def _mean(stat: Any) -> float:
@@ -217,11 +138,11 @@ class Trainer:
         if ckpt is not None:
             self._restore(ckpt)
         self.buffer = VectorReplayBuffer(total_size=cfg.steps_per_update, buffer_num=cfg.n_envs)
-        self.collector = _TimedCollector(self.algo, self.venv, self.buffer, on_step_hook=self._on_step)
+        self.collector = TimedCollector(self.algo, self.venv, self.buffer, on_step_hook=self._on_step)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         (self.log_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         self.writer = SummaryWriter(str(self.log_dir / "tb"))
-        self.logger = _Logger(self.writer, self._on_update)
+        self.logger = TrainLogger(self.writer, self._on_update)
         if ckpt is not None:
             c = self.counters
             self.logger.resume_counters = (c["epoch"], c["env_step"], c["update_step"])
