@@ -149,18 +149,21 @@ print(info)
 #
 # ## Exercise
 #
-# The track select has two tracks. Write a button script that picks the **second** track,
-# Hairpin Hills. Press DOWN on the track-select screen before START. The check reads the kart's
-# start position from RAM: Hairpin Hills starts at x = 380.
+# The track select has two tracks. Write a button script, `my_script`, that goes from power-on
+# to the grid of the **second** track, Hairpin Hills. Start from the script of section 4: it
+# picks the first track. On the track-select screen, press DOWN before START, and leave a few
+# frames between presses. Replace the `...` below with your script, run the cell, then run the
+# check under it. The check plays your script from power-on and reads the kart's start
+# position from RAM.
 
 # %%
-my_script = [("", 20), ("START", 2), ("", 20), ("DOWN", 2), ("", 4), ("START", 2), ("", 130)]  # edit me
+my_script = ...  # your answer: a button script, a list of (buttons, frames) steps; see the hint above
 
-env = make_env(PRACTICE_GAME, state=retro.State.NONE, use_restricted_actions=retro.Actions.ALL)
-env.reset()
-run_script(env, my_script)
-x = env.unwrapped.data.lookup_value("x")
-assert x == 380, f"the kart starts at x={x}: that is Practice Ring; press DOWN on the select screen"
+# %%
+from kart_helpers.exercises import answer, check_track_select
+
+my_script = answer("00_track_select", my_script)
+env = check_track_select(my_script)
 print("Correct: you are on the grid of Hairpin Hills.")
 show_frames([env.render()], ["Hairpin Hills"], cols=1);
 

@@ -309,15 +309,21 @@ show_frames(frames, titles);
 #
 # ## Exercise
 #
-# Find the **speed** after holding B (accelerate) for 120 frames from the start state. Fill in
-# `my_speed` from the `info` dict. The check compares it with the value in RAM.
+# Find the **speed** after holding B (accelerate) for 120 frames from the start state. The cell
+# below drives; replace the `...` with an expression that reads the speed from the `info` dict
+# of the last step, and run it. The check below compares your value with the speed in RAM.
 
 # %%
 env.reset()
 for _ in range(120):
     obs, reward, terminated, truncated, info = env.step(action_for("B", env.unwrapped.buttons))
-my_speed = info["speed"]  # edit me: read it from info
-assert my_speed == env.unwrapped.data.lookup_value("speed") and my_speed > 500, "read info['speed'] after 120 frames"
+my_speed = ...  # your answer: the speed now, read from info; see the hint above
+
+# %%
+from kart_helpers.exercises import answer, check_speed
+
+my_speed = answer("01_speed", my_speed, info=info)
+check_speed(my_speed, env)
 print(f"Correct: {my_speed} after 2 seconds of throttle (top speed on road is about 900).")
 
 # %% [markdown]

@@ -461,28 +461,28 @@ panel
 # ## Exercise
 #
 # Find the **race clock**: a 2-byte counter of frames since GO. Two other counters run along
-# with it, so "increased by 30 after 30 frames" is not enough. Hint: the race clock stops while
-# the game is paused (START), and not everything does. The check drives on and compares.
+# with it, so "increased by 30 after 30 frames" keeps three candidates. Hint: the race clock
+# stops while the game is paused (START), and not everything does.
+#
+# Write `pause`: a button script that leaves the game **paused** for a while. The check runs
+# the search on Practice Kart for you:
+# 1. hold B for 30 frames, and keep the 16-bit values (`<u2`) that rose by 30;
+# 2. play your `pause`, and keep the values that stood still;
+# 3. press START to resume, hold B for 60 frames, and keep what rose by 60.
+#
+# One candidate must be left, and it must count the frames that follow.
 
 # %%
-env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
-env.reset()
-clock = RamSearch.start(env, type="<u2")
-clock.drive(env, "B", 30)
-clock.filter("increased_by", 30)
-clock.drive(env, [("START", 2), ("", 30)])  # edit me: pause...
-clock.filter("unchanged")  # ...the race clock stops
-clock.drive(env, [("START", 2), ("B", 30)])  # unpause
-clock.drive(env, "B", 60)
-clock.filter("increased_by", 60)  # edit me: until one candidate is left
-my_clock = int(clock.addresses[0])
+pause = ...  # your answer: a button script that pauses the game; see the hint above
 
-before = memory.value(memory.read(env), my_clock, "<u2")
-clock.drive(env, "B", 100)
-after = memory.value(memory.read(env), my_clock, "<u2")
-assert len(clock) == 1, f"{len(clock)} candidates left: pause the game to stop the race clock"
-assert after - before == 100, f"{memory.label(my_clock)} went up by {after - before} in 100 frames"
-assert my_clock == read_json(PRACTICE_GAME, "data.json")["info"]["current_frame"]["address"]
+# %%
+from kart_helpers.exercises import answer, check_race_clock
+
+pause = answer("02_race_clock", pause)
+env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
+clock = check_race_clock(env, pause)
+print("\n".join(clock.log))
+my_clock = int(clock.addresses[0])
 print(f"Correct: the race clock is at {memory.label(my_clock)}; data.json calls it current_frame.")
 
 # %% [markdown]

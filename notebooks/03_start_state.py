@@ -275,27 +275,26 @@ print("on the grid" if not hand.on_grid() else hand.on_grid())
 # ## Exercise
 #
 # Make a **flying start**: a state one second into the race, at full throttle, so an agent can
-# practise the first corner at speed. Start from your grid state, hold B for 60 frames, and save
-# the result as `FlyingStart` without making it the default. The check loads it with `make_env`
-# and reads the speed from RAM.
+# practise the first corner at speed. Write `flying_script`, the button script that gets there
+# from your grid state: hold B for 60 frames. The check plays it from `Level1` and tries the
+# state in a scratch folder. If it is one second in and fast, the check saves it as
+# `FlyingStart` in your user folder, **without** making it the default (it passes
+# `make_default=False` to `save_start_state`), so `make_env(game)` still starts on the grid.
 
 # %%
-from kart_helpers.emulator.drive import run_script
-from kart_helpers.emulator.env import open_env
+flying_script = ...  # your answer: a button script, a list of (buttons, frames, note) steps; see the hint above
 
-flying_script = [("B", 60, "full throttle for one second")]  # edit me
+# %%
+from kart_helpers.emulator.states import default_state
+from kart_helpers.exercises import answer, check_flying_start
 
-env = open_env(game, "Level1")
-run_script(env, flying_script)
-save_start_state(env, "FlyingStart", game, make_default=False)
-
-check = make_env(game, state="FlyingStart")
-check.reset()
-speed = check.unwrapped.data.lookup_value("speed")
-assert speed > 300, f"speed {speed}: hold B for at least 60 frames before saving"
-assert "FlyingStart" in [s.name for s in start_states(game) if not s.default], "keep Level1 the default"
-print(f"Correct: FlyingStart begins at speed {speed}.")
-show_frames([check.render()], ["FlyingStart"], cols=1);
+flying_script = answer("03_flying_start", flying_script)
+flying_path = check_flying_start(game, flying_script)
+flying = make_env(game, state="FlyingStart")
+flying.reset()
+speed = flying.unwrapped.data.lookup_value("speed")
+print(f"Correct: {flying_path.name} begins at speed {speed}; the default state is still {default_state(game)}.")
+show_frames([flying.render()], ["FlyingStart"], cols=1);
 
 # %% [markdown]
 # ## What you learned

@@ -346,32 +346,41 @@ print("in the emulator, steps where Python and Lua differ:", differences)
 #
 # Write a reward term `speed_bonus` that pays **+1 on every frame faster than speed 800**, to
 # encourage keeping the speed up. The term is a Lua function of `ram`, a table with `laps`,
-# `checkpoint`, `num_checkpoints`, `speed`, `surface`, `collision` and `backward`.
-# `add_reward_term` adds it to the script (into `COMPONENT_NAMES` and the sum), and
-# `write_scenario` checks the result before it writes `speed_bonus.json` and `speed_bonus.lua`
-# into your user folder. A mistake comes back with its line. The check replays the expert's race
-# offline.
+# `checkpoint`, `num_checkpoints`, `speed`, `surface`, `collision` and `backward`, that returns
+# the pay of one frame. Model it on `checkpoint_reward` (section 4): replace the `...` below with
+# the Lua text, as a Python string in triple quotes:
+#
+# ```python
+# my_term = """
+# local function speed_bonus(ram)
+#   ...
+# end
+# """
+# ```
+#
+# The check adds your term to the script with `add_reward_term` (into `COMPONENT_NAMES` and the
+# sum), checks the result as `write_scenario` does, in a scratch folder, and replays the
+# expert's race offline. A mistake comes back with its line.
+
+# %%
+my_term = ...  # your answer: the Lua text of `local function speed_bonus(ram) ... end`; see the hint above
+
+# %%
+from kart_helpers.exercises import answer, check_speed_bonus
+
+my_term = answer("04_speed_bonus", my_term)
+bonus_run = check_speed_bonus(my_term, expert_trace)
+print(f"Correct: +{bonus_run.components['speed_bonus'].sum():.0f} over the expert's race.")
+
+# %% [markdown]
+# The check wrote nothing. To use your term in training, write the scenario into your user
+# folder: `write_scenario` checks it again, then writes `speed_bonus.json` and `speed_bonus.lua`.
 
 # %%
 from kart_helpers.scenario.authoring import add_reward_term, write_scenario
 
-my_term = """
--- +1 on every frame faster than 800: keep the speed up.
-local function speed_bonus(ram)
-  if ram.speed > 800 then
-    return 1
-  end
-  return 0
-end
-"""  # edit me
-
 path = write_scenario(game, "speed_bonus", add_reward_term(SCRIPT, "speed_bonus", my_term))
-bonus_run = run_lua(expert_trace, path)
-fast_frames = int(np.count_nonzero(expert_trace.column("speed")[1:] > 800))
-paid = bonus_run.components["speed_bonus"].sum()
-assert paid == fast_frames, f"the term paid {paid}, but the kart was faster than 800 on {fast_frames} frames"
-assert np.array_equal(bonus_run.rewards - bonus_run.components["speed_bonus"], expert_run.rewards)
-print(f"Correct: +{paid:.0f} over the race. Use it with make_env(game, scenario='speed_bonus').")
+print(f"wrote {path}; use it with make_env(game, scenario='speed_bonus').")
 
 # %% [markdown]
 # ## What you learned

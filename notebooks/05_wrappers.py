@@ -373,14 +373,17 @@ print(f"2 workers: {speed.frames_per_s:,.0f} frames/s, {speed.steps_per_s:,.0f} 
 # ## Exercise
 #
 # Keep colour this time: a `PipelineConfig` with `grayscale=False` and a stack of **3**. What
-# shape will one observation have? Fill in `my_shape`. The check builds the env and compares.
+# shape will one observation have? Replace the `...` with a tuple of numbers, `my_shape`, and
+# run the cell. The check builds that env and compares.
 
 # %%
-my_shape = (3, 84, 84, 3)  # edit me
+my_shape = ...  # your answer: a tuple of numbers; see the hint above
 
-colour = make_kart_env(PipelineConfig(grayscale=False, frame_stack=3))
-obs, _ = colour.reset(seed=0)
-assert obs.shape == tuple(my_shape), f"the env gives {obs.shape}: the stack comes first, then height, width, colour"
+# %%
+from kart_helpers.exercises import answer, check_colour_shape
+
+my_shape = answer("05_shape", my_shape)
+obs = check_colour_shape(my_shape)
 print(f"Correct: {obs.shape}, {obs.nbytes:,} bytes: {obs.nbytes / stack.nbytes:.2f}× the grey stack of 4.")
 
 # %% [markdown]

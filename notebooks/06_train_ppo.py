@@ -220,14 +220,18 @@ print(command_line(config))
 # ## Exercise
 #
 # How many gradient steps does one update make? PPO makes `epochs` passes over the
-# `rollout × n_envs` transitions it collected, one gradient step per minibatch. Write the
-# formula; the check compares it with what the trainer counted in section 5.
+# `rollout × n_envs` transitions it collected, one gradient step per minibatch. Replace the `...`
+# with the formula, written with the fields of `config` (e.g. `config.epochs`). The check
+# compares it with what the trainer counted in section 5.
 
 # %%
-gradient_steps_per_update = config.epochs * config.rollout * config.n_envs // config.minibatch  # edit me
+gradient_steps_per_update = ...  # your answer: a formula of config's fields; see the hint above
 
-counted = resumed.counters["gradient_step"] / resumed.counters["update_step"]
-assert gradient_steps_per_update == counted, f"{gradient_steps_per_update} != {counted}: passes × minibatches"
+# %%
+from kart_helpers.exercises import answer, check_gradient_steps
+
+gradient_steps_per_update = answer("06_gradient_steps", gradient_steps_per_update, config=config)
+check_gradient_steps(gradient_steps_per_update, config, resumed.counters)
 print(f"Correct: {gradient_steps_per_update} gradient steps per update.")
 
 # %% [markdown]

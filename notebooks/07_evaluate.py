@@ -155,14 +155,19 @@ plot_comparison([*evaluations, stochastic], labels, par=expert_clock);
 # ## Exercise
 #
 # The mean speed says a lot about a driver. Compute the agent's and the expert's mean `speed`
-# over their races from the RAM traces (`trace.column(name)` gives one variable per frame).
+# over their races from the RAM traces, `agent.trace` and `expert_trace`:
+# `trace.column(name)` gives one variable per frame, as a NumPy array. Replace the two `...`.
 
 # %%
-agent_mean_speed = agent.trace.column("speed").mean()  # edit me
-expert_mean_speed = expert_trace.column("speed").mean()  # edit me
+agent_mean_speed = ...  # your answer: the agent's mean speed; see the hint above
+expert_mean_speed = ...  # your answer: the expert's mean speed
 
-assert abs(agent_mean_speed - agent.trace.column("speed").mean()) < 1e-6, "use agent.trace.column('speed')"
-assert abs(expert_mean_speed - expert_trace.column("speed").mean()) < 1e-6, "use expert_trace.column('speed')"
+# %%
+from kart_helpers.exercises import answer, check_mean_speeds
+
+agent_mean_speed = answer("07_mean_speed", agent_mean_speed, trace=agent.trace)
+expert_mean_speed = answer("07_mean_speed", expert_mean_speed, trace=expert_trace)
+check_mean_speeds(agent_mean_speed, expert_mean_speed, agent.trace, expert_trace)
 print(f"Correct: the agent averages {agent_mean_speed:.0f}, the expert {expert_mean_speed:.0f} (top speed 900).")
 
 # %% [markdown]
