@@ -16,7 +16,7 @@ class Table:
     """
 
     header: Sequence[str]
-    rows: list[Sequence[Any]]
+    rows: Sequence[Sequence[Any]]
     title: str = ""
     highlight: set[int] = field(default_factory=set)
 

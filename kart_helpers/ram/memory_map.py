@@ -213,7 +213,13 @@ class MemoryMap:
                 if self.system == "Snes"
                 else f"{self.label(b.start)}-{self.label(b.end - 1)}"
             )
-            row = [b.name, f"{b.start}..{b.end - 1}", bus, _kib(b.size), f"{b.index}..{b.index + b.size - 1}"]
+            row: list[str | int] = [
+                b.name,
+                f"{b.start}..{b.end - 1}",
+                bus,
+                _kib(b.size),
+                f"{b.index}..{b.index + b.size - 1}",
+            ]
             if ram is not None:
                 row.append(int(np.count_nonzero(ram[b.index : b.index + b.size])))
             rows.append(row)

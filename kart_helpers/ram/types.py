@@ -34,8 +34,8 @@ class DataType:
     width: int
 
     @classmethod
-    def read_as(cls, text: str) -> DataType:
-        """How stable-retro reads ``text`` (width = last char, kind = the char before it).
+    def read_as(cls, text: str | DataType) -> DataType:
+        """How stable-retro reads ``text`` (width = last char, kind = the char before it); a DataType as it is.
 
         Raises ValueError where stable-retro silently skips the variable instead
         (fewer than 3 characters, or a width outside 0 to 8).
@@ -82,7 +82,7 @@ class DataType:
 
     def decode(self, data: np.ndarray) -> np.ndarray:
         """Values of byte groups: ``data`` shape (..., width) uint8 -> (...,) int64."""
-        b = np.asarray(data, dtype=np.uint8).astype(np.uint64)
+        b: np.ndarray = np.asarray(data, dtype=np.uint8).astype(np.uint64)
         if self.kind == "d":  # two digits a byte, as stable-retro: each nibble taken modulo 10
             b = (b & 0xF) % 10 + ((b >> 4) & 0xF) % 10 * 10
         elif self.kind == "n":
@@ -94,7 +94,7 @@ class DataType:
         half = 1 << (8 * self.width - 1)
         return np.where(value >= half, value - 2 * half, value)
 
-    def valid(self, data: np.ndarray) -> np.ndarray:
+    def valid(self, data: np.ndarray) -> np.ndarray | np.bool_:
         """Which byte groups hold a proper value: (..., width) uint8 -> (...,) bool.
 
         Always true except for BCD kinds, where each used nibble must be a digit 0-9.
