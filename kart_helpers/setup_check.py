@@ -39,6 +39,8 @@ def _version(dist: str) -> str | None:
 def snes_core() -> Path | None:
     """The SNES emulator core (snes9x) that stable-retro loads, or None if it is missing."""
     retro = importlib.import_module("stable_retro")
+    if retro.__file__ is None:  # a namespace package: no stable-retro install with cores beside it
+        return None
     cores = Path(retro.__file__).parent / "cores"
     found = sorted(cores.glob("snes9x_libretro.*"))
     return found[0] if found else None

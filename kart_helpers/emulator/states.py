@@ -202,6 +202,8 @@ def start_states(game: str) -> list[StateEntry]:
     entries = []
     for name in list_states(game):
         path = find_file(game, f"{name}.state")
+        if path is None:  # only a folder named like a state
+            continue
         where = "user" if path.is_relative_to(user) else "shipped"
         entries.append(StateEntry(name, path, where, name == chosen))
     return entries

@@ -97,7 +97,7 @@ def _locate(source: str | Path, scenario: str) -> tuple[Path, Path | None]:
             raise ScenarioError([Problem("no such scenario file", path)])
         data = path.parent / "data.json"
         return path, data if data.is_file() else None
-    path = find_file(str(source), f"{scenario}.json")
-    if path is None:
+    found = find_file(str(source), f"{scenario}.json")
+    if found is None:
         raise ScenarioError([Problem(f"{source}: no {scenario}.json in its integration folders")])
-    return path, find_file(str(source), "data.json")
+    return found, find_file(str(source), "data.json")

@@ -189,15 +189,15 @@ def check_lua(
                 message = f"reads data.{name}, but data.json has no variable '{name}' (stable-retro: 'C++ exception')"
                 problems.append(Problem(message, path, line, lua_hint("unknown variable", scenario.variables)))
     for kind in ("reward", "done"):
-        name = scenario.function(kind)
-        if name and name not in writes and compiled:
+        function = scenario.function(kind)
+        if function and function not in writes and compiled:
             defined = ", ".join(sorted(w for w in writes)) or "none"
             problems.append(
                 Problem(
-                    f'"{kind}" names {name}(), but no script defines a global function {name} '
+                    f'"{kind}" names {function}(), but no script defines a global function {function} '
                     "(stable-retro: 'attempt to call a nil value')",
                     scenario.path,
-                    line_of(scenario.path, name),
+                    line_of(scenario.path, function),
                     hint=f"globals the scripts define: {defined}",
                 )
             )
@@ -209,16 +209,16 @@ def check_lua(
     rewards = [sandbox.reset(rows[0])[0]]
     rewards += [sandbox.step(row)[0] for row in rows[1:]]
     for kind in ("reward", "done"):
-        name = scenario.function(kind)
-        value = sandbox.call(name) if name else None
+        function = scenario.function(kind)
+        value = sandbox.call(function) if function else None
         expected = "a number" if kind == "reward" else "true or false"
         ok = isinstance(value, int | float) if kind == "reward" else isinstance(value, bool)
-        if name and not ok:
+        if function and not ok:
             warnings.append(
                 Problem(
-                    f"{name}() returned {value!r}, not {expected}",
+                    f"{function}() returned {value!r}, not {expected}",
                     scenario.path,
-                    line_of(scenario.path, name),
+                    line_of(scenario.path, function),
                     hint="stable-retro turns a Lua number 0 into done=false, though 0 is true in Lua; return a boolean"
                     if kind == "done"
                     else "stable-retro would count it as 0",

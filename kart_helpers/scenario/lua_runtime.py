@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from kart_helpers.problems import Problem
@@ -33,7 +33,7 @@ def problem_from_lua(err: Exception, chunks: Mapping[str, Path], context: str, v
     return Problem(f"{message} ({context})", path, line, lua_hint(message, variables))
 
 
-def lua_hint(message: str, variables: Mapping = ()) -> str:
+def lua_hint(message: str, variables: Iterable[str] = ()) -> str:
     named = re.search(r"global '(\w+)'", message)
     name = named.group(1) if named else None
     if name in ("bit", "bit32"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -12,6 +12,9 @@ import numpy as np
 from kart_helpers.game.constants import GRID_RAM
 from kart_helpers.ram.trace import RamTrace
 from kart_helpers.scenario.replay import COMPONENTS, RewardRun
+
+if TYPE_CHECKING:
+    from stable_retro import RetroEnv
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class KartReward:
         self.offroad_frames = self.backward_frames = 0
         self.last_collision = ram["collision"]
         self.wall_hits: list[int] = []
-        self.finished, self.done_reason = False, None
+        self.finished = False
+        self.done_reason: str | None = None
         self.components = dict.fromkeys(COMPONENTS, 0.0)
         self.totals = dict.fromkeys(COMPONENTS, 0.0)
         self._check_finished(ram)
@@ -164,7 +168,8 @@ class KartRewardWrapper(gym.Wrapper):
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict]:
         obs, info = self.env.reset(**kwargs)
-        self.reward.reset(self.env.unwrapped.data.lookup_all())
+        base: RetroEnv = self.env.unwrapped
+        self.reward.reset(base.data.lookup_all())
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
