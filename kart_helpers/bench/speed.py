@@ -6,6 +6,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
@@ -14,6 +15,9 @@ from kart_helpers.emulator.buttons import action_for
 from kart_helpers.pipeline.actions import ORIGINAL_ACTIONS
 from kart_helpers.pipeline.build import wrap
 from kart_helpers.pipeline.config import PipelineConfig
+
+if TYPE_CHECKING:
+    from stable_retro import RetroEnv
 
 
 @dataclass
@@ -57,7 +61,8 @@ def measure_raw(
     counts those decisions. The env resets when an episode ends (that time counts too).
     """
     rng = np.random.default_rng(seed)
-    arrays = [action_for(c, env.unwrapped.buttons) for c in combos]
+    base: RetroEnv = env.unwrapped
+    arrays = [action_for(c, base.buttons) for c in combos]
     env.reset(seed=seed)
 
     def run() -> tuple[int, int, float]:
@@ -80,12 +85,15 @@ def measure_env(
     Frames are counted from ``info["frames"]`` where the env reports it (our
     :class:`~kart_helpers.pipeline.observations.MaxAndSkip`), else as the skip of every step.
     """
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(f"measure_env needs a Discrete action space, got {env.action_space}")
+    n_actions = int(env.action_space.n)
     rng = np.random.default_rng(seed)
     skip = _frame_skip(env)
     env.reset(seed=seed)
 
     def run() -> tuple[int, int, float]:
-        actions = rng.integers(0, env.action_space.n, size=steps)
+        actions = rng.integers(0, n_actions, size=steps)
         frames = 0
         start = time.perf_counter()
         for a in actions:

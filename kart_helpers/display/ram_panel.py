@@ -80,7 +80,7 @@ class RamSearchPanel:
         self.undo_button.on_click(lambda _: self._shown(self.undo))
         self.restart_button.on_click(lambda _: self._shown(self.restart))
         self._redrawing = False
-        self.pick.observe(lambda change: self._redrawing or self.select(change["new"]), names="value")
+        self.pick.observe(self._picked, names="value")
 
         drive_box = w.VBox(
             [self.frames, w.GridBox(list(self.hold.values()), layout=w.Layout(grid_template_columns="repeat(4, 92px)"))]
@@ -96,6 +96,10 @@ class RamSearchPanel:
         )
         self.widget = w.VBox([w.HBox([w.VBox([self.screen, drive_box]), filter_box]), self.pick, self.plot])
         self.refresh()
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if not self._redrawing:
+            self.select(change["new"])
 
     def _shown(self, handler: Any, *args: Any) -> None:
         try:

@@ -27,12 +27,12 @@ def updates(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def rolling(values: Sequence[float], window: int = 10) -> np.ndarray:
     """Mean of the last ``window`` values at each point (shorter at the start)."""
-    values = np.asarray(values, dtype=float)
-    if not len(values):
-        return values
-    cumsum = np.cumsum(np.insert(values, 0, 0.0))
-    counts = np.minimum(np.arange(1, len(values) + 1), window)
-    return (cumsum[1:] - cumsum[np.arange(1, len(values) + 1) - counts]) / counts
+    array = np.asarray(values, dtype=float)
+    if not len(array):
+        return array
+    cumsum = np.cumsum(np.insert(array, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(array) + 1), window)
+    return (cumsum[1:] - cumsum[np.arange(1, len(array) + 1) - counts]) / counts
 
 
 def plot_history(
@@ -92,7 +92,7 @@ def plot_history(
     if ups:
         ax.legend(loc="upper right", fontsize=8)
         # The first updates' value loss can be 100x the rest; keep the later curves readable.
-        later = [u.get(k) for u in ups[5:] for k in ("loss", "vf_loss", "ent_loss") if u.get(k) is not None]
+        later = [u[k] for u in ups[5:] for k in ("loss", "vf_loss", "ent_loss") if u.get(k) is not None]
         if later and np.all(np.isfinite(later)):
             ax.set_ylim(min(0.0, min(later)), 1.2 * float(np.percentile(later, 99)) + 1e-6)
     ax.set_title("losses per update")

@@ -91,7 +91,7 @@ class ButtonCombos(gym.ActionWrapper):
         canonical = [frozenset(b for b in c.split("+") if b) for c in combos]
         if len(set(canonical)) != len(canonical):
             raise ValueError(f"duplicate combos in {combos}")
-        base = env.unwrapped
+        base: retro.RetroEnv = env.unwrapped
         names = base.buttons
         if getattr(base, "use_restricted_actions", None) == retro.Actions.FILTERED:
             for combo in combos:

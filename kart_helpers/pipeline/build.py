@@ -62,6 +62,8 @@ def wrap_stock(env: gym.Env, config: PipelineConfig | None = None) -> gym.Env:
     env = MaxAndSkipObservation(env, skip=config.frame_skip)
     if config.crop_rows is not None or config.crop_cols is not None:
         space = env.observation_space
+        if not isinstance(space, gym.spaces.Box):
+            raise ValueError(f"wrap_stock crops a Box observation space (the screen), got {space}")
         top, bottom = config.crop_rows or (0, space.shape[0])
         left, right = config.crop_cols or (0, space.shape[1])
         cropped = gym.spaces.Box(0, 255, (bottom - top, right - left, *space.shape[2:]), np.uint8)
@@ -81,5 +83,5 @@ def wrap_stock(env: gym.Env, config: PipelineConfig | None = None) -> gym.Env:
     if config.max_episode_steps is not None:
         env = TimeLimit(env, config.max_episode_steps)
     env = ButtonCombos(env, config.actions)
-    env.stock_resize = stock_resize
+    env.set_wrapper_attr("stock_resize", stock_resize)  # on ButtonCombos: no wrapper below has one
     return env

@@ -193,48 +193,50 @@ class MaxAndSkip(gym.Wrapper):
                     f"MaxAndSkip(fast=True) drives the emulator directly, but {blocker} below it changes "
                     "step(); put MaxAndSkip right above the stable-retro env, or pass fast=False"
                 )
-            if env.unwrapped.players != 1 or env.unwrapped._obs_type != retro.Observations.IMAGE:
+            base: RetroEnv = env.unwrapped
+            if base.players != 1 or base._obs_type != retro.Observations.IMAGE:
                 raise ValueError("MaxAndSkip(fast=True) supports one player and screen observations; use fast=False")
         self.fast = fast
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if self.fast and not self.env.unwrapped.movie:
+        base: RetroEnv = self.env.unwrapped
+        if self.fast and not base.movie:
             return self._step_fast(action)
         return self._step_plain(action)
 
     def _step_plain(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        total, previous, last = 0.0, None, None
+        total, previous = 0.0, None
         for frame in range(1, self.skip + 1):
             obs, reward, terminated, truncated, info = self.env.step(action)
-            total += reward
-            if frame >= self.skip - 1:  # keep only what the pool needs
-                previous, last = last, obs
+            total += float(reward)
             if terminated or truncated:
                 break
+            if frame == self.skip - 1:  # keep only what the pool needs: the frame before the last
+                previous = obs
         if frame < self.skip:  # cut short: the last frame alone
-            previous, last = None, obs
+            previous = None
         info["frames"] = frame
-        return max_pool(previous, last), total, terminated, truncated, info
+        return max_pool(previous, obs), total, terminated, truncated, info
 
     def _step_fast(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        base = self.env.unwrapped
+        base: RetroEnv = self.env.unwrapped
         if base.img is None:
             raise RuntimeError("Please call env.reset() before env.step()")
         em, data = base.em, base.data
         em.set_button_mask(base.action_to_array(action)[0], 0)
-        total, previous, last, done = 0.0, None, None, False
+        total, previous, done = 0.0, None, False
         for frame in range(1, self.skip + 1):
             em.step()
             data.update_ram()  # also runs the scenario's Lua for this frame
-            if frame >= self.skip - 1:
-                previous, last = last, base.get_screen(apply_rotation=True)
             total += data.current_reward()
             done = data.is_done()
             if done:
                 break
+            if frame == self.skip - 1:  # the screen is read only for the two frames the pool needs
+                previous = base.get_screen(apply_rotation=True)
         if frame < self.skip:  # cut short: the last frame alone
             previous = None
-            last = last if frame == self.skip - 1 else base.get_screen(apply_rotation=True)
+        last = base.get_screen(apply_rotation=True)
         base.img = last  # what render() shows
         info = dict(data.lookup_all())
         info["frames"] = frame

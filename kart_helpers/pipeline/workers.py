@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -67,7 +68,8 @@ class SubprocWorker(_Guarded, SubprocEnvWorker):
     def __init__(self, factory: KartEnvFactory, share_memory: bool, context: str | None) -> None:
         self.factory = factory
         try:
-            super().__init__(factory, share_memory=share_memory, context=context)
+            # Tianshou's hints name only "fork" and "spawn"; any start method works as a context.
+            super().__init__(factory, share_memory=share_memory, context=multiprocessing.get_context(context))
         except Exception as err:
             if hasattr(self, "process"):
                 self.process.terminate()
@@ -127,6 +129,8 @@ class _RemoteEnv(gym.Wrapper):
 
 
 class RayWorker(_Guarded, RayEnvWorker):
+    env: Any  # a Ray actor handle of a _RemoteEnv, where Tianshou's is of its own wrapper
+
     def __init__(self, factory: KartEnvFactory) -> None:
         import ray
 
