@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -130,6 +130,10 @@ class MemoryMap:
             raise AddressError(f"address {bad} ({bad:#x}) is in no memory block; {self.describe()}")
         return k
 
+    @overload
+    def index_of(self, address: int) -> int: ...
+    @overload
+    def index_of(self, address: np.ndarray) -> int | np.ndarray: ...  # int for a 0-d array
     def index_of(self, address: int | np.ndarray) -> int | np.ndarray:
         """get_ram() index of a data.json address (int or array).
 
@@ -142,6 +146,10 @@ class MemoryMap:
         out = self.offsets[k] + a - self.starts[k]
         return int(out) if out.ndim == 0 else out
 
+    @overload
+    def address_of(self, index: int) -> int: ...
+    @overload
+    def address_of(self, index: np.ndarray) -> int | np.ndarray: ...  # int for a 0-d array
     def address_of(self, index: int | np.ndarray) -> int | np.ndarray:
         """data.json address of a get_ram() index (int or array)."""
         i = np.asarray(index, dtype=np.int64)

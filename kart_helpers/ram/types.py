@@ -117,7 +117,7 @@ class DataType:
         return 0, (1 << (8 * self.width)) - 1
 
 
-def decode_at(ram: np.ndarray, indices: np.ndarray | int, dtype: str | DataType) -> np.ndarray:
+def decode_at(ram: np.ndarray, indices: np.ndarray | int | np.integer, dtype: str | DataType) -> np.ndarray:
     """Typed values that start at ``indices`` of one or many RAM snapshots.
 
     ram: (..., N) uint8, e.g. (N,) one snapshot or (T, N) a recording, in data.json byte order
