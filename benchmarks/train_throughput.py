@@ -4,7 +4,7 @@
     python benchmarks/train_throughput.py [--steps 3072]
 
 Every variant trains on the same env (:class:`kart_helpers.train.envs.TrainEnvFactory` on
-``cpu_profile().pipeline()``: 4 x 84 x 84 uint8 frames, 4 actions) with the same settings:
+``cpu_profile().pipeline``: 4 x 84 x 84 uint8 frames, 4 actions) with the same settings:
 2 worker processes, rollout 256 per env, 4 epochs, minibatch 256, the Nature CNN, Adam 2.5e-4.
 Each runs in a fresh process, one after the other:
 
@@ -84,7 +84,7 @@ from kart_helpers.train import cpu_profile
 from kart_helpers.train.envs import TrainEnvFactory
 spec = json.loads(sys.argv[1])
 cfg = cpu_profile(**spec["settings"])
-factories = [TrainEnvFactory(cfg.pipeline(), worker=i, seed=i, reward_scale=cfg.reward_scale,
+factories = [TrainEnvFactory(cfg.pipeline, worker=i, seed=i, reward_scale=cfg.reward_scale,
                              stall_frames=cfg.stall_frames) for i in range(cfg.n_envs)]
 venv = SubprocVecEnv(factories)
 

@@ -69,14 +69,19 @@ GAME = status.game
 #   stuck on a wall earns -10 per frame, so returns run into the tens; without the scaling, the
 #   value head's gradient was about 2000 times the policy's, and the gradient clip
 #   (`max_grad_norm`) left the policy almost nothing to learn from.
-# - `spread_starts` lets half the training episodes start from snapshots along the first lap,
-#   so every bend is practised from the first update on. Evaluation always starts on the grid.
-# - `view_width` keeps 128 columns around the kart before the resize to 84 × 84, so the kart's
-#   heading and the road's edges stay a few pixels wide.
+# - `starts.spread_starts` lets half the training episodes start from snapshots along the first
+#   lap, so every bend is practised from the first update on. Evaluation always starts on the grid.
+# - `pipeline.crop_cols` keeps the 128 columns around the kart before the resize to 84 × 84, so
+#   the kart's heading and the road's edges stay a few pixels wide.
+#
+# The config is made of parts: `config.pipeline` is notebook 05's `PipelineConfig` (what the
+# agent sees and does), `config.starts` says where training episodes start, and the rest is PPO.
+# `cpu_profile(state="Level2")` or `config.replace(frame_skip=2)` names any setting directly.
 
 # %%
 from kart_helpers.smoke import smoke_mode, steps
 from kart_helpers.train import cpu_profile, field_docs
+from kart_helpers.train.config import flat_settings
 
 config = cpu_profile(
     game=GAME,
@@ -85,9 +90,10 @@ config = cpu_profile(
     epoch_steps=steps(full=10_240, smoke=1_024),
     log_dir="runs/06_smoke" if smoke_mode() else "runs/06_ppo",
 )
-for name in ("lr", "clip", "ent_coef", "vf_coef", "return_scaling", "spread_starts", "view_width", "n_envs", "rollout",
+settings = flat_settings(config)
+for name in ("lr", "clip", "ent_coef", "vf_coef", "return_scaling", "spread_starts", "crop_cols", "n_envs", "rollout",
              "epochs", "minibatch", "total_steps"):  # fmt: skip
-    print(f"{name:>14} = {getattr(config, name)!s:<10} {field_docs()[name][:80]}")
+    print(f"{name:>16} = {settings[name]!s:<10} {field_docs()[name][:80]}")
 print(f"\nupdate: {config.steps_per_update} transitions; {config.max_epochs} epochs × {config.steps_per_epoch} steps")
 
 # %% [markdown]
@@ -112,9 +118,10 @@ import torch
 
 from kart_helpers.train.network import build_actor_critic, describe
 
-actor, critic = build_actor_critic((config.frame_stack, 84, 84), n_actions=4)
+n_actions = len(config.pipeline.actions)  # one logit per button combo
+actor, critic = build_actor_critic((config.pipeline.frame_stack, 84, 84), n_actions)
 print(describe(actor, critic))
-frames = np.random.default_rng(0).integers(0, 256, (1, config.frame_stack, 84, 84), dtype=np.uint8)
+frames = np.random.default_rng(0).integers(0, 256, (1, config.pipeline.frame_stack, 84, 84), dtype=np.uint8)
 with torch.no_grad():
     probs = torch.softmax(actor(frames)[0], -1)
 print("\naction probabilities of a fresh network:", probs.numpy().round(3))

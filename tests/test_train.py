@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import shlex
 
 import numpy as np
 import pytest
 import torch
 
+from kart_helpers.pipeline.actions import DRIVING_ACTIONS
 from kart_helpers.train import CheckpointError, PPOConfig, Trainer, cpu_profile, field_docs, gpu_profile, train
+from kart_helpers.train.__main__ import command_line, parse
 from kart_helpers.train.checkpoints import FORMAT, load_checkpoint
+from kart_helpers.train.config import StartsConfig, flat_settings
 from kart_helpers.train.network import BF16_MIN_BATCH, POLICY_GAIN, VALUE_GAIN, build_actor_critic
 from kart_helpers.train.trainer import load_policy
 
@@ -33,8 +36,18 @@ def run(tmp_path_factory):
 
 def test_every_config_field_has_a_docstring():
     docs = field_docs()
-    missing = [f.name for f in dataclasses.fields(PPOConfig) if not docs.get(f.name)]
+    settings = flat_settings(PPOConfig())
+    missing = [name for name in settings if not docs.get(name)]
     assert not missing, f"fields without a docstring: {missing}"
+    assert {"lr", "frame_skip", "state", "spread_starts"} <= set(settings)  # the nested configs' fields too
+
+
+def test_the_command_line_names_every_setting_and_round_trips():
+    config = cpu_profile(state="Level2", actions="driving", frame_skip=2, spread_starts=0, lr=1e-3)
+    line = command_line(config)
+    assert "--state Level2" in line and "--actions driving" in line and "--spread-starts 0" in line
+    assert parse(shlex.split(line)[3:]).config == config
+    assert parse(["--profile", "gpu"]).config == gpu_profile()
 
 
 def test_config_defaults_and_profiles():
@@ -43,17 +56,23 @@ def test_config_defaults_and_profiles():
         2.5e-4, 0.99, 0.95, 0.1, 0.25, 0.01, 0.5
     )  # fmt: skip
     assert c.lr_decay and not c.value_clip and c.advantage_normalization and c.device == "auto"
-    pipe = c.replace(frame_skip=2, frame_stack=3, max_episode_frames=600).pipeline()
+    pipe = c.replace(frame_skip=2, frame_stack=3, max_episode_frames=600).pipeline
     assert (pipe.frame_skip, pipe.frame_stack, pipe.max_episode_frames) == (2, 3, 600)
+    assert c.pipeline.frame_skip == 4  # replace made a copy
     assert cpu_profile().device == "cpu" and gpu_profile().n_envs > cpu_profile().n_envs
     assert PPOConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="unknown PPOConfig field"):
         PPOConfig.from_dict({"learning_rate": 1.0})
     with pytest.raises(ValueError, match="actions"):
-        PPOConfig(actions="everything")
-    assert c.replace(view_width=256).pipeline().crop_cols is None and c.pipeline().crop_cols == (64, 192)
-    with pytest.raises(ValueError, match="view_width"):
-        PPOConfig(view_width=300)
+        c.replace(actions=())
+    with pytest.raises(TypeError, match="no setting 'learning_rate'"):
+        c.replace(learning_rate=1.0)
+    assert c.pipeline.crop_cols == (64, 192) and c.replace(actions="driving").pipeline.actions == DRIVING_ACTIONS
+    with pytest.raises(ValueError, match="crop_cols"):
+        c.replace(crop_cols=(0, 300))
+    flat = {"game": "PracticeKart-Snes", "actions": "original", "view_width": 256, "spread_starts": 4, "lr": 1e-3}
+    old = PPOConfig.from_dict(flat)  # a run saved before the configs were nested still loads
+    assert old.pipeline.crop_cols is None and old.starts.spread_starts == 4 and old.lr == 1e-3
 
 
 # --- network -----------------------------------------------------------------------------------
@@ -159,7 +178,7 @@ def test_resume_restores_everything_exactly(run, tmp_path):
 def test_saved_policy_gives_identical_actions(run):
     config, result = run
     policy, loaded_config, _ = load_policy(result.last)
-    assert loaded_config.actions == config.actions
+    assert loaded_config == config.replace(device="cpu")
     data = load_checkpoint(result.last)
     trainer_policy, _, _ = load_policy(result.last)
     trainer_policy.load_state_dict(data["policy"])
@@ -253,7 +272,9 @@ def test_a_stall_becomes_a_retry_start_just_before_the_trouble():
     from kart_helpers.pipeline.config import PipelineConfig
     from kart_helpers.train.envs import TrainEnvFactory
 
-    env = TrainEnvFactory(PipelineConfig(max_noops=0), stall_frames=300, retry_starts=2, grid_start_prob=0.0)()
+    env = TrainEnvFactory(
+        PipelineConfig(max_noops=0), stall_frames=300, starts=StartsConfig(0, retry_starts=2, grid_start_prob=0.0)
+    )()
     try:
         _, info = env.reset(seed=0)
         assert info["start_index"] == -1  # no retries yet and no expert snapshots: the grid
@@ -276,7 +297,7 @@ def test_spread_starts_begin_along_the_track_and_pay_nothing_for_the_jump():
     from kart_helpers.pipeline.config import PipelineConfig
     from kart_helpers.train.envs import TrainEnvFactory
 
-    factory = TrainEnvFactory(PipelineConfig(max_noops=0), spread_starts=6, grid_start_prob=0.0, seed=3)
+    factory = TrainEnvFactory(PipelineConfig(max_noops=0), starts=StartsConfig(6, grid_start_prob=0.0), seed=3)
     env = factory()
     try:
         places = set()
@@ -290,7 +311,7 @@ def test_spread_starts_begin_along_the_track_and_pay_nothing_for_the_jump():
         assert len(places) >= 3, f"the starts should spread along the track, got {places}"
     finally:
         env.close()
-    grid = TrainEnvFactory(PipelineConfig(max_noops=0), spread_starts=2, grid_start_prob=1.0, seed=0)()
+    grid = TrainEnvFactory(PipelineConfig(max_noops=0), starts=StartsConfig(2, grid_start_prob=1.0), seed=0)()
     try:
         for _ in range(2):
             _, info = grid.reset()

@@ -90,7 +90,7 @@ def rollout(
     import stable_retro as retro
     import torch
 
-    pipe = config.pipeline()
+    pipe = config.pipeline
     if max_frames is not None:
         from dataclasses import replace
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from kart_helpers.game.constants import PRACTICE_GAME
-from kart_helpers.pipeline.actions import ORIGINAL_ACTIONS
+from kart_helpers.pipeline.actions import ACTION_SETS, ORIGINAL_ACTIONS
 from kart_helpers.pipeline.observations import VIEW_ROWS
 
 
@@ -19,7 +19,8 @@ class PipelineConfig:
     state: str = "Level1"
     """The start state episodes reset to (``Level1``: Practice Ring, ``Level2``: Hairpin Hills)."""
     actions: tuple[str, ...] = ORIGINAL_ACTIONS
-    """The button combos of ``Discrete(len(actions))``; see :data:`kart_helpers.pipeline.actions.ACTION_SETS`."""
+    """The button combos of ``Discrete(len(actions))``, or the name of a set in
+    :data:`~kart_helpers.pipeline.actions.ACTION_SETS` (``original``: 4 combos, ``driving``: 9)."""
     crop_rows: tuple[int, int] | None = VIEW_ROWS
     """Screen rows kept, ``[top, bottom)``: the race view without HUD and map. None keeps all 224."""
     crop_cols: tuple[int, int] | None = None
@@ -44,6 +45,21 @@ class PipelineConfig:
     fast_skip: bool = True
     """Use the fast path of :class:`~kart_helpers.pipeline.observations.MaxAndSkip`: the same rewards, done flags and
     observations, in 4-12% less time per step."""
+
+    def __post_init__(self) -> None:
+        actions = (self.actions,) if isinstance(self.actions, str) else tuple(self.actions)
+        if len(actions) == 1 and actions[0] in ACTION_SETS:  # a set's name, e.g. from --actions driving
+            actions = ACTION_SETS[actions[0]]
+        if not actions:
+            raise ValueError(f"actions is empty: give button combos or one of {', '.join(ACTION_SETS)}")
+        object.__setattr__(self, "actions", actions)  # frozen: this is the one normalising write
+        for name in ("frame_skip", "frame_stack"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name, size in (("crop_rows", 224), ("crop_cols", 256)):
+            span = getattr(self, name)
+            if span is not None and not 0 <= span[0] < span[1] <= size:
+                raise ValueError(f"{name}={span}: give [start, stop) with 0 <= start < stop <= {size}, or None")
 
     @property
     def max_episode_steps(self) -> int | None:

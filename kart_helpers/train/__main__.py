@@ -15,8 +15,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +25,8 @@ from typing import Literal
 import tyro
 
 from kart_helpers.display.training import plot_history
-from kart_helpers.train.config import PPOConfig, cpu_profile, gpu_profile
+from kart_helpers.pipeline.actions import ACTION_SETS
+from kart_helpers.train.config import PPOConfig, cpu_profile, flat_settings, gpu_profile
 from kart_helpers.train.trainer import train
 
 PROFILES = {"cpu": cpu_profile, "gpu": gpu_profile}
@@ -60,15 +61,18 @@ def parse(argv: Sequence[str] | None = None) -> Command:
 def command_line(config: PPOConfig, profile: str = "cpu") -> str:
     """The ``python -m kart_helpers.train`` command that trains with ``config`` (flags for the
     fields that differ from the profile)."""
-    base = PROFILES[profile]()
+    base = flat_settings(PROFILES[profile]())
     parts = ["python -m kart_helpers.train"] + ([f"--profile {profile}"] if profile != "cpu" else [])
-    for f in dataclasses.fields(PPOConfig):
-        value = getattr(config, f.name)
-        if value == getattr(base, f.name) and f.name not in ("game", "state"):
+    for name, value in flat_settings(config).items():
+        if value == base[name] and name not in ("game", "state"):
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
             parts.append(flag if value else "--no-" + flag[2:])
+        elif name == "actions" and value in ACTION_SETS.values():
+            parts.append(f"{flag} {next(k for k, v in ACTION_SETS.items() if v == value)}")
+        elif isinstance(value, tuple):
+            parts.append(f"{flag} {' '.join(shlex.quote(str(v)) for v in value)}")
         else:
             parts.append(f"{flag} {value}")
     return " ".join(parts)

@@ -1,51 +1,38 @@
 """The PPO configuration: one dataclass holds every setting of a training run.
 
-Every field has a docstring, and every field is also a command-line flag of
-``python -m kart_helpers.train`` (``lr`` becomes ``--lr``, ``lr_decay`` becomes
-``--lr-decay`` / ``--no-lr-decay``). :func:`cpu_profile` and :func:`gpu_profile` give
-sensible starting points for each kind of machine.
+:class:`PPOConfig` holds the env pipeline's settings (:class:`~kart_helpers.pipeline.config.PipelineConfig`),
+where training episodes start (:class:`StartsConfig`), and PPO's own settings. Every field has a
+docstring, and every field, nested ones too, is a command-line flag of ``python -m kart_helpers.train``
+(``lr`` becomes ``--lr``, ``frame_skip`` ``--frame-skip``, ``lr_decay`` ``--lr-decay`` / ``--no-lr-decay``).
+:func:`cpu_profile` and :func:`gpu_profile` give sensible starting points for each kind of machine.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import itertools
 import math
-from dataclasses import dataclass, fields
+import textwrap
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from kart_helpers.game.constants import PRACTICE_GAME
-from kart_helpers.pipeline.actions import ACTION_SETS
 from kart_helpers.pipeline.config import PipelineConfig
 
+KART_VIEW = (64, 192)
+"""The 128 screen columns centred on the kart (Practice Kart keeps it in column 128). Before the
+resize to 84 x 84, 128 columns shrink 1.5x sideways instead of 3x, so the kart's heading and the
+road's edges stay visible (measured on Practice Ring: see benchmarks/results/learning.md)."""
 
-@dataclass
-class PPOConfig:
-    """Everything that decides a PPO run on a kart game. Steps are agent steps (``frame_skip`` frames each)."""
 
-    game: str = PRACTICE_GAME
-    """The integration: ``"PracticeKart-Snes"``, or ``"MarioKart-Snes"`` once you imported your ROM."""
-    state: str = "Level1"
-    """Start state of every episode: ``Level1`` (Practice Ring, easy) or ``Level2`` (Hairpin Hills, hard)."""
-    actions: str = "original"
-    """Name of the action set in :data:`~kart_helpers.pipeline.actions.ACTION_SETS` (original: 4, driving: 9)."""
-    view_width: int = 128
-    """Columns of the race view the agent sees, centred on the kart (256: the whole width). Before
-    the resize to 84 x 84, 128 columns shrink 1.5x sideways instead of 3x, so the kart's heading and
-    the road's edges stay visible (measured on Practice Ring: see benchmarks/results/learning.md)."""
-    frame_skip: int = 4
-    """Emulator frames per agent step; the action is held and the rewards summed."""
-    frame_stack: int = 4
-    """Agent steps stacked into one observation (4 x 84 x 84 uint8)."""
-    max_episode_frames: int = 7200
-    """Episode limit in emulator frames (7200 = 2 minutes, about twice the par time of Practice Ring)."""
-    stall_frames: int = 600
-    """End (truncate) an episode after this many frames without a new checkpoint (0: never). Without
-    it, an agent stuck against a wall collects the same picture until the time limit."""
+@dataclass(frozen=True)
+class StartsConfig:
+    """Where training episodes start; evaluation always starts on the grid. See :mod:`kart_helpers.train.starts`."""
+
     spread_starts: int = 16
     """Snapshots taken along the first lap that training episodes may start from (0: always the
-    grid). Without them the agent practises the first bend only after it has mastered the
-    straight. See :mod:`kart_helpers.train.starts`; evaluation always starts on the grid."""
+    grid). Without them the agent practises the first bend only after it has mastered the straight."""
     spread_frames: int = 1100
     """The snapshots are taken at random frames 0 to this of one drive (1100: a lap of either
     Practice Kart track, with the start)."""
@@ -53,8 +40,20 @@ class PPOConfig:
     """With ``spread_starts``, the share of training episodes that still start on the grid."""
     retry_starts: int = 0
     """Keep up to this many snapshots (per env) from a little before where episodes stalled, and
-    start half of the off-grid episodes there (0: off). Needs ``stall_frames``. See
-    :class:`kart_helpers.train.starts.RetryStarts`."""
+    start half of the off-grid episodes there (0: off). Needs ``stall_frames``."""
+
+
+@dataclass
+class PPOConfig:
+    """Everything that decides a PPO run on a kart game. Steps are agent steps (``frame_skip`` frames each)."""
+
+    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(crop_cols=KART_VIEW))
+    """What the agent sees and does: game, start state, actions, crop, frame skip and stack, time limit."""
+    starts: StartsConfig = field(default_factory=StartsConfig)
+    """Where training episodes start."""
+    stall_frames: int = 600
+    """End (truncate) an episode after this many frames without a new checkpoint (0: never). Without
+    it, an agent stuck against a wall collects the same picture until the time limit."""
     reward_scale: float = 0.01
     """Rewards are multiplied by this before PPO sees them: a checkpoint (+300) becomes 3, which keeps
     the value targets near 1 and the value loss from swamping the policy loss."""
@@ -125,15 +124,21 @@ class PPOConfig:
     """Folder of this run: TensorBoard logs, ``checkpoints/`` and ``history.json``."""
 
     def __post_init__(self) -> None:
-        if self.actions not in ACTION_SETS:
-            raise ValueError(f"actions={self.actions!r}: choose one of {', '.join(ACTION_SETS)}")
-        for name in ("frame_skip", "frame_stack", "n_envs", "rollout", "epochs", "minibatch", "total_steps"):
+        for name in ("n_envs", "rollout", "epochs", "minibatch", "total_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 8 <= self.view_width <= 256 or self.view_width % 2:
-            raise ValueError(f"view_width must be an even number of columns from 8 to 256, got {self.view_width}")
         if self.backend == "dummy" and self.n_envs != 1:
             raise ValueError("backend='dummy' runs one env in this process: use n_envs=1 or backend='shmem'")
+
+    @property
+    def game(self) -> str:
+        """The integration (``pipeline.game``)."""
+        return self.pipeline.game
+
+    @property
+    def state(self) -> str:
+        """The start state (``pipeline.state``)."""
+        return self.pipeline.state
 
     @property
     def steps_per_update(self) -> int:
@@ -154,18 +159,6 @@ class PPOConfig:
     def updates_per_epoch(self) -> int:
         return self.steps_per_epoch // self.steps_per_update
 
-    def pipeline(self) -> PipelineConfig:
-        """The env pipeline these settings describe (:class:`~kart_helpers.pipeline.config.PipelineConfig`)."""
-        return PipelineConfig(
-            game=self.game,
-            state=self.state,
-            actions=ACTION_SETS[self.actions],
-            crop_cols=None if self.view_width >= 256 else (128 - self.view_width // 2, 128 + self.view_width // 2),
-            frame_skip=self.frame_skip,
-            frame_stack=self.frame_stack,
-            max_episode_frames=self.max_episode_frames,
-        )
-
     def resolved_device(self) -> str:
         """``device`` with ``"auto"`` resolved."""
         if self.device != "auto":
@@ -175,35 +168,81 @@ class PPOConfig:
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as plain Python values (safe for ``torch.load(weights_only=True)`` and JSON)."""
+        """The fields as plain Python values, nested as the configs are (safe for
+        ``torch.load(weights_only=True)`` and JSON)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
-        """The inverse of :meth:`to_dict`; unknown keys raise a ValueError that names them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """The inverse of :meth:`to_dict`. Also reads the flat layout of runs saved before the
+        configs were nested. Unknown keys raise a ValueError that names them."""
+        data = dict(data)
+        pipeline, starts = dict(data.pop("pipeline", {})), dict(data.pop("starts", {}))
+        for key in [k for k in data if k in _LEGACY_PIPELINE]:
+            pipeline[key] = data.pop(key)
+        for key in [k for k in data if k in _names(StartsConfig)]:
+            starts[key] = data.pop(key)
+        if "view_width" in pipeline:  # the old way to say crop_cols
+            width = int(pipeline.pop("view_width"))
+            pipeline["crop_cols"] = None if width >= 256 else (128 - width // 2, 128 + width // 2)
+        unknown = sorted(
+            (set(data) - _names(cls)) | (set(pipeline) - _names(PipelineConfig)) | (set(starts) - _names(StartsConfig))
+        )
         if unknown:
             raise ValueError(f"unknown PPOConfig field(s): {', '.join(unknown)}")
-        return cls(**data)
+        pipeline = {k: tuple(v) if isinstance(v, list) else v for k, v in pipeline.items()}  # JSON has no tuples
+        return cls(**data, pipeline=PipelineConfig(**pipeline), starts=StartsConfig(**starts))
 
     def replace(self, **changes: Any) -> PPOConfig:
-        """A copy with ``changes`` applied."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` applied; a change may name a field of ``pipeline`` or ``starts``
+        directly (``replace(state="Level2")``), as the command line does."""
+        own, nested = {}, {"pipeline": {}, "starts": {}}
+        for key, value in changes.items():
+            if key in _names(PPOConfig):
+                own[key] = value
+            elif key in _names(PipelineConfig):
+                nested["pipeline"][key] = value
+            elif key in _names(StartsConfig):
+                nested["starts"][key] = value
+            else:
+                raise TypeError(f"PPOConfig has no setting {key!r} (nor its pipeline or starts)")
+        for part, values in nested.items():
+            if values:
+                own[part] = dataclasses.replace(own.get(part, getattr(self, part)), **values)
+        return dataclasses.replace(self, **own)
 
 
-def field_docs() -> dict[str, str]:
-    """Each field's docstring, read from this module's source (for ``--help`` and tables)."""
-    import ast
-    import inspect
+_LEGACY_PIPELINE = {"game", "state", "actions", "view_width", "frame_skip", "frame_stack", "max_episode_frames"}
 
-    tree = ast.parse(inspect.getsource(PPOConfig))
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def flat_settings(config: Any) -> dict[str, Any]:
+    """Every leaf setting of a (nested) config dataclass by its own name, as the command line names them."""
+    out: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        out.update(flat_settings(value) if dataclasses.is_dataclass(value) else {f.name: value})
+    return out
+
+
+def field_docs(cls: type = PPOConfig) -> dict[str, str]:
+    """Each leaf setting's docstring by its own name, nested configs included (for tables)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
+    types = {f.name: f.default_factory for f in fields(cls) if f.default_factory is not dataclasses.MISSING}
     for node, after in itertools.pairwise(body):
         is_field = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
         if is_field and isinstance(after, ast.Expr) and isinstance(getattr(after, "value", None), ast.Constant):
-            docs[node.target.id] = " ".join(str(after.value.value).split())
+            name = node.target.id
+            nested = types.get(name)
+            if nested is not None and dataclasses.is_dataclass(value := nested()):
+                docs.update(field_docs(type(value)))
+            else:
+                docs[name] = " ".join(str(after.value.value).split())
     return docs
 
 

@@ -9,7 +9,7 @@ lap times; :mod:`kart_helpers.evaluate` uses it too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -20,6 +20,7 @@ from kart_helpers.game.laps import LapClock
 from kart_helpers.pipeline.build import make_kart_env
 from kart_helpers.pipeline.factory import KartEnvFactory
 from kart_helpers.pipeline.vector import vector_env_from_factories
+from kart_helpers.train.config import PPOConfig, StartsConfig
 from kart_helpers.train.starts import RetryStarts, SpreadStarts, track_snapshots
 
 
@@ -95,43 +96,40 @@ class TrainEnvFactory(KartEnvFactory):
     """A :class:`~kart_helpers.pipeline.factory.KartEnvFactory` whose env also has :class:`RaceStats`."""
 
     reward_scale: float = 1.0
+    """See :attr:`~kart_helpers.train.config.PPOConfig.reward_scale`."""
     stall_frames: int = 0
-    spread_starts: int = 0
-    spread_frames: int = 1100
-    grid_start_prob: float = 0.5
-    retry_starts: int = 0
+    """See :attr:`~kart_helpers.train.config.PPOConfig.stall_frames`."""
+    starts: StartsConfig = field(default_factory=lambda: StartsConfig(spread_starts=0))
+    """Where episodes start (default: always the grid)."""
 
     def build(self) -> gym.Env:
         env = make_kart_env(self.config)
-        if self.spread_starts or self.retry_starts:
-            cfg = self.config
+        starts, cfg = self.starts, self.config
+        if starts.spread_starts or starts.retry_starts:
             snapshots = (
-                track_snapshots(env, cfg.game, cfg.state, self.spread_starts, self.spread_frames, self.seed)
-                if self.spread_starts
+                track_snapshots(env, cfg.game, cfg.state, starts.spread_starts, starts.spread_frames, self.seed)
+                if starts.spread_starts
                 else []
             )
-            env = SpreadStarts(env, snapshots, self.grid_start_prob, seed=self.seed, max_retries=self.retry_starts)
+            env = SpreadStarts(env, snapshots, starts.grid_start_prob, seed=self.seed, max_retries=starts.retry_starts)
         env = RaceStats(env, self.reward_scale, self.stall_frames)
-        if self.retry_starts and self.stall_frames:
+        if starts.retry_starts and self.stall_frames:
             env = RetryStarts(env)
         return env
 
 
-def make_train_venv(config: Any, seed: int | None = None) -> Any:
+def make_train_venv(config: PPOConfig, seed: int | None = None) -> Any:
     """The vector env for a :class:`~kart_helpers.train.config.PPOConfig`: ``n_envs`` workers
     of its pipeline, each with :class:`RaceStats`, seeded ``seed + i``."""
     seed = config.seed if seed is None else seed
     factories = [
         TrainEnvFactory(
-            config.pipeline(),
+            config.pipeline,
             worker=i,
             seed=seed + i,
             reward_scale=config.reward_scale,
             stall_frames=config.stall_frames,
-            spread_starts=config.spread_starts,
-            spread_frames=config.spread_frames,
-            grid_start_prob=config.grid_start_prob,
-            retry_starts=config.retry_starts,
+            starts=config.starts,
         )
         for i in range(config.n_envs)
     ]

@@ -149,12 +149,12 @@ class Trainer:
         return self
 
     def _check_compatible(self, ckpt: dict[str, Any]) -> None:
-        saved = ckpt["config"]
+        saved = PPOConfig.from_dict(ckpt["config"]).pipeline
         for key in ("game", "actions", "frame_stack"):
-            if saved.get(key) != getattr(self.config, key):
+            if getattr(saved, key) != getattr(self.config.pipeline, key):
                 raise CheckpointError(
-                    f"{ckpt['path']} was trained with {key}={saved.get(key)!r}, this run has "
-                    f"{key}={getattr(self.config, key)!r}; resume with the checkpoint's settings "
+                    f"{ckpt['path']} was trained with {key}={getattr(saved, key)!r}, this run has "
+                    f"{key}={getattr(self.config.pipeline, key)!r}; resume with the checkpoint's settings "
                     "(PPOConfig.from_dict(checkpoint['config']))"
                 )
 
