@@ -153,9 +153,10 @@ def record_drive(
 
 
 def _as_pairs(variables: Variables) -> dict[str, tuple[int, str]]:
-    variables = variables.get("info", variables) if isinstance(variables, Mapping) else variables
+    info = variables.get("info") if isinstance(variables, Mapping) else None
+    specs: Mapping[str, Any] = info if isinstance(info, Mapping) else variables  # data.json's, or the pairs
     out = {}
-    for name, spec in variables.items():
+    for name, spec in specs.items():
         address, dtype = (spec["address"], spec["type"]) if isinstance(spec, Mapping) else spec
         out[name] = (int(address), str(dtype))
     return out
