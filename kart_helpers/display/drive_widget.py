@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import ipywidgets as w
 import numpy as np
 
 from kart_helpers.display.frames import screen_png
@@ -115,7 +116,6 @@ class DriveWidget:
     """
 
     def __init__(self, driver: EmulatorDriver) -> None:
-        import ipywidgets as w
 
         self.driver = driver
         self.toggles = {}

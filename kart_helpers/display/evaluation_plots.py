@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from kart_helpers.display.reward_plots import COLORS
@@ -18,7 +19,6 @@ from kart_helpers.ram.trace import RamTrace
 def plot_comparison(evaluations: Sequence[Evaluation], labels: Sequence[str] | None = None,
                     par: LapClock | None = None) -> Any:  # fmt: skip
     """Laps completed and lap times of several checkpoints, side by side. Returns the figure."""
-    import matplotlib.pyplot as plt
 
     labels = labels or [Path(e.path).name for e in evaluations]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -45,7 +45,6 @@ def plot_comparison(evaluations: Sequence[Evaluation], labels: Sequence[str] | N
 
 def plot_traces(agent: RamTrace, expert: RamTrace | None = None, names: Sequence[str] = ("speed", "laps")) -> Any:
     """RAM variables over race time, the agent's against the expert's. Returns the figure."""
-    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 2.2 * len(names)), sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
@@ -66,7 +65,6 @@ def plot_traces(agent: RamTrace, expert: RamTrace | None = None, names: Sequence
 
 def plot_rollout(ro: Rollout, title: str = "") -> Any:
     """Speed and cumulative reward by component over one rollout. Returns the figure."""
-    import matplotlib.pyplot as plt
 
     t = np.arange(1, len(ro.run.rewards) + 1) / FPS
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
 
 def show_frames(
@@ -19,7 +21,6 @@ def show_frames(
 
     ``scale`` is inches per 100 pixels of frame width, so SNES frames stay legible.
     """
-    import matplotlib.pyplot as plt
 
     frames = list(frames)
     if not frames:
@@ -42,7 +43,6 @@ def show_frames(
 
 def screen_png(screen: np.ndarray, scale: int = 2) -> bytes:
     """A frame as PNG bytes, enlarged ``scale`` times with sharp pixels."""
-    from PIL import Image
 
     image = Image.fromarray(np.asarray(screen, dtype=np.uint8))
     image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)

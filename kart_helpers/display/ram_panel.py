@@ -12,7 +12,10 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import ipywidgets as w
 import numpy as np
+from IPython.display import display
+from PIL import Image
 
 from kart_helpers.emulator.buttons import action_for
 from kart_helpers.ram.search import OPS, RamSearch
@@ -26,8 +29,6 @@ FILTER_OPS = ("changed", "unchanged", "increased", "decreased", "increased_by", 
 def _png(image: np.ndarray | Any) -> bytes:
     buffer = io.BytesIO()
     if isinstance(image, np.ndarray):
-        from PIL import Image
-
         Image.fromarray(image).save(buffer, format="PNG")
     else:  # a matplotlib Figure
         image.savefig(buffer, format="png", dpi=90)
@@ -43,7 +44,6 @@ class RamSearchPanel:
     """
 
     def __init__(self, env: Any, search: RamSearch | None = None, buttons: Sequence[str] | None = None) -> None:
-        import ipywidgets as w
 
         self.env = env
         self.search = search or RamSearch.start(env)
@@ -167,6 +167,5 @@ class RamSearchPanel:
         self.select(keep)
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
 
         display(self.widget)

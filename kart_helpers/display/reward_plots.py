@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from kart_helpers.game.constants import FPS, GRID_LAPS
@@ -21,7 +22,6 @@ def plot_components(run: RewardRun, title: str = "", bin_frames: int = 30) -> An
     below) with the total as a line. Bottom: the penalties per ``bin_frames`` frames,
     stacked, on their own scale, since a checkpoint (+300) dwarfs them.
     """
-    import matplotlib.pyplot as plt
 
     if not run.components:
         raise ValueError("this run has no components (run the Lua with backend='lupa', or run_python)")
@@ -85,7 +85,6 @@ def plot_cumulative(
     With ``trace``, a lower panel shows the lap counter (``laps`` - 127: 0 on the grid,
     1 in the first lap), so line crossings line up with what each reward paid.
     """
-    import matplotlib.pyplot as plt
 
     rows = 2 if trace is not None else 1
     ratios = [2, 1] if rows == 2 else [1]

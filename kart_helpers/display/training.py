@@ -12,7 +12,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
+from matplotlib.ticker import EngFormatter
 
 from kart_helpers.game.constants import FPS
 
@@ -39,7 +42,6 @@ def plot_history(
     history: Sequence[dict[str, Any]], title: str = "", par_lap_frames: float | None = None, fig: Any = None
 ) -> Any:
     """Four panels over agent steps: episode return, laps completed, lap time, losses. Returns the figure."""
-    import matplotlib.pyplot as plt
 
     if fig is None:
         fig = plt.figure(figsize=(11, 6.5))
@@ -97,7 +99,6 @@ def plot_history(
             ax.set_ylim(min(0.0, min(later)), 1.2 * float(np.percentile(later, 99)) + 1e-6)
     ax.set_title("losses per update")
     ax.set_xlabel("agent steps")
-    from matplotlib.ticker import EngFormatter
 
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
@@ -112,7 +113,6 @@ class LivePlot:
     """The curves in one notebook output that is redrawn in place (at most every ``every_s`` seconds)."""
 
     def __init__(self, title: str = "", par_lap_frames: float | None = None, every_s: float = 3.0) -> None:
-        import matplotlib.pyplot as plt
 
         self.title, self.par_lap_frames, self.every_s = title, par_lap_frames, every_s
         self.fig = plt.figure(figsize=(11, 6.5))
@@ -126,7 +126,6 @@ class LivePlot:
             return
         self._last = now
         plot_history(history, self.title, self.par_lap_frames, fig=self.fig)
-        from IPython.display import display
 
         if self._handle is None:
             self._handle = display(self.fig, display_id=True)

@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import imageio.v2 as imageio
+import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import HTML
 
 
 def write_video(screens: Sequence[np.ndarray], path: str | Path, fps: float = 15.0) -> Path:
     """Write screens as an mp4 (or a GIF when ``path`` ends in .gif) with imageio."""
-    import imageio.v2 as imageio
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +28,6 @@ def write_video(screens: Sequence[np.ndarray], path: str | Path, fps: float = 15
 
 def video_beside(video_path: str | Path, fig: Any, width: int = 384) -> Any:
     """An HTML block: the video on the left, a figure on the right (both embedded)."""
-    from IPython.display import HTML
 
     path = Path(video_path)
     data = base64.b64encode(path.read_bytes()).decode()
@@ -35,7 +36,6 @@ def video_beside(video_path: str | Path, fig: Any, width: int = 384) -> Any:
     else:
         source = f'<source src="data:video/mp4;base64,{data}" type="video/mp4">'
         media = f'<video controls autoplay loop muted width="{width}">{source}</video>'
-    import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import stable_retro as retro
 
 
 class Step(NamedTuple):
@@ -87,7 +88,6 @@ SNES_BUTTONS = ("B", "Y", "SELECT", "START", "UP", "DOWN", "LEFT", "RIGHT", "A",
 
 def default_actions(system: str = "Snes") -> list[list[list[str]]]:
     """The button groups stable-retro's FILTERED mode allows when a scenario has no ``actions``."""
-    import stable_retro as retro
 
     return retro.data.EMU_INFO[system]["actions"]
 

@@ -15,11 +15,13 @@ Lap times come from RAM: ``laps`` and the race clock ``current_frame`` (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import stable_retro as retro
+import torch
 
 from kart_helpers.emulator.env import close_live_env, make_env
 from kart_helpers.game.constants import FPS, par_frames
@@ -87,13 +89,9 @@ def rollout(
         screens_every: keep every n-th frame of the replay for the video (0: none).
         max_frames: episode limit in frames (default: the config's).
     """
-    import stable_retro as retro
-    import torch
 
     pipe = config.pipeline
     if max_frames is not None:
-        from dataclasses import replace
-
         pipe = replace(pipe, max_episode_frames=max_frames)
     env = make_kart_env(pipe)
     combos: list[str] = []

@@ -7,7 +7,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import stable_retro as retro
-from gymnasium.wrappers import ClipReward, FrameStackObservation, TimeLimit
+from gymnasium.wrappers import (
+    ClipReward,
+    FrameStackObservation,
+    GrayscaleObservation,
+    MaxAndSkipObservation,
+    ResizeObservation,
+    TimeLimit,
+    TransformObservation,
+)
 
 from kart_helpers.emulator.env import make_env
 from kart_helpers.pipeline.actions import ButtonCombos
@@ -56,7 +64,6 @@ def wrap_stock(env: gym.Env, config: PipelineConfig | None = None) -> gym.Env:
     no-op start are ours, as Gymnasium has no equivalents for stable-retro.
     """
     config = config or PipelineConfig()
-    from gymnasium.wrappers import GrayscaleObservation, MaxAndSkipObservation, TransformObservation
 
     env = NoopStart(env, config.max_noops)
     env = MaxAndSkipObservation(env, skip=config.frame_skip)
@@ -73,8 +80,6 @@ def wrap_stock(env: gym.Env, config: PipelineConfig | None = None) -> gym.Env:
     stock_resize = True
     if config.resize is not None:
         try:
-            from gymnasium.wrappers import ResizeObservation
-
             env = ResizeObservation(env, config.resize)
         except gym.error.DependencyNotInstalled:
             env, stock_resize = Resize(env, config.resize), False

@@ -125,7 +125,7 @@ class KartRayVectorEnv(_Lifecycle, RayVectorEnv):
 
 def _import_ray() -> Any:
     try:
-        import ray
+        import ray  # here: ray is the optional [ray] extra
     except ImportError as err:
         raise ImportError(
             "the ray backend needs Ray: pip install 'kart-rl-course[ray]' (or pip install 'ray[default]>=2.9')"

@@ -132,7 +132,7 @@ class RayWorker(_Guarded, RayEnvWorker):
     env: Any  # a Ray actor handle of a _RemoteEnv, where Tianshou's is of its own wrapper
 
     def __init__(self, factory: KartEnvFactory) -> None:
-        import ray
+        import ray  # here: ray is the optional [ray] extra
 
         self.factory = factory
         self._dead = (ray.exceptions.RayError,)
@@ -144,7 +144,7 @@ class RayWorker(_Guarded, RayEnvWorker):
         EnvWorker.__init__(self, factory)
 
     def close_env(self) -> None:
-        import ray
+        import ray  # here: ray is the optional [ray] extra
 
         with contextlib.suppress(ray.exceptions.RayError):  # a dead actor has nothing left to close
             super().close_env()

@@ -94,7 +94,7 @@ class RamTrace:
 
     def plot(self, names: Sequence[str] | None = None, title: str | None = None) -> Any:
         """One panel per variable, stacked, sharing the frame axis; returns the figure."""
-        import matplotlib.pyplot as plt  # here: pyplot adds about 0.4 s to importing the RAM tools
+        import matplotlib.pyplot as plt  # here: pyplot adds about 0.5 s (measured) to importing the RAM tools
         from matplotlib.ticker import MaxNLocator
 
         names = list(names or self.rows[0])

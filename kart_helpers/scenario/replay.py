@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import stable_retro.data as sr_data
 
 from kart_helpers.emulator.env import close_live_env
 from kart_helpers.game.constants import FPS, GRID_LAPS
@@ -97,15 +99,12 @@ def run_lua(trace: RamTrace, scenario: Scenario | str | Path | None = None, back
 
 
 def _run_stable_retro(trace: RamTrace, scen: Scenario) -> RewardRun:
-    import stable_retro.data as sr_data
 
     close_live_env()  # the Lua state is shared by every GameData in the process
     game = sr_data.GameData()
     data_json = scen.path.parent / "data.json"
     with_vars = data_json if data_json.is_file() else None
     if with_vars is None:  # a scenario in another folder: give GameData a data.json of its own
-        import tempfile
-
         with_vars = Path(tempfile.mkdtemp()) / "data.json"
         with_vars.write_text(json.dumps({"info": scen.variables}))
     if not game.load(str(with_vars), str(scen.path)):

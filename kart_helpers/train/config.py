@@ -18,6 +18,8 @@ import textwrap
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import torch
+
 from kart_helpers.pipeline.config import PipelineConfig
 
 KART_VIEW = (64, 192)
@@ -163,7 +165,6 @@ class PPOConfig:
         """``device`` with ``"auto"`` resolved."""
         if self.device != "auto":
             return self.device
-        import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -248,7 +249,6 @@ def field_docs(cls: type = PPOConfig) -> dict[str, str]:
 
 def bf16_fast(device: str = "cpu") -> bool:
     """Whether ``device`` has fast bfloat16 matrix units (CPU: AVX512-BF16 or AMX; CUDA: Ampere or newer)."""
-    import torch
 
     if str(device).startswith("cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

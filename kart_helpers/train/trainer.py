@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from tianshou.algorithm import PPO
@@ -41,6 +42,7 @@ from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
 from tianshou.data import Collector, VectorReplayBuffer
 from tianshou.trainer import OnPolicyTrainerParams
 from torch.utils.tensorboard import SummaryWriter
+from tqdm.auto import tqdm
 
 from kart_helpers.display.training import LivePlot
 from kart_helpers.game.laps import LapClock
@@ -290,8 +292,6 @@ class Trainer:
         self._update_s = 0.0
         self._bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
             self._bar = tqdm(
                 total=cfg.max_epochs * cfg.steps_per_epoch, initial=self.counters["env_step"], unit="step", desc="PPO"
             )
@@ -393,7 +393,6 @@ def load_policy(path: str | Path, device: str = "cpu") -> tuple[DiscreteActorPol
 
     Returns the policy (in eval mode), the run's config and the checkpoint dict.
     """
-    import gymnasium as gym
 
     ckpt = load_checkpoint(path)
     try:
