@@ -34,12 +34,14 @@ course: setup
 	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# One pytest run: the unit tests and every notebook (nbmake executes each .ipynb top to bottom).
+# ruff, then mypy over kart_helpers ([tool.mypy] in pyproject.toml), then one pytest run: the unit
+# tests and every notebook (nbmake executes each .ipynb top to bottom).
 # CI exports KART_SMOKE=1 so the notebooks take their short paths.
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(WORKERS) tests \
 		$(if $(NOTEBOOKS),--nbmake --nbmake-timeout=$(NOTEBOOK_TIMEOUT) $(NOTEBOOKS))
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

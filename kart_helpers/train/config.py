@@ -197,7 +197,8 @@ class PPOConfig:
     def replace(self, **changes: Any) -> PPOConfig:
         """A copy with ``changes`` applied; a change may name a field of ``pipeline`` or ``starts``
         directly (``replace(state="Level2")``), as the command line does."""
-        own, nested = {}, {"pipeline": {}, "starts": {}}
+        own: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {"pipeline": {}, "starts": {}}
         for key, value in changes.items():
             if key in _names(PPOConfig):
                 own[key] = value
@@ -237,7 +238,7 @@ def field_docs(cls: type = PPOConfig) -> dict[str, str]:
     types = {f.name: f.default_factory for f in fields(cls) if f.default_factory is not dataclasses.MISSING}
     for node, after in itertools.pairwise(body):
         is_field = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-        if is_field and isinstance(after, ast.Expr) and isinstance(getattr(after, "value", None), ast.Constant):
+        if is_field and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
             name = node.target.id
             nested = types.get(name)
             if nested is not None and dataclasses.is_dataclass(value := nested()):

@@ -107,7 +107,7 @@ class TrainEnvFactory(KartEnvFactory):
         starts, cfg = self.starts, self.config
         if starts.spread_starts or starts.retry_starts:
             snapshots = (
-                track_snapshots(env, cfg.game, cfg.state, starts.spread_starts, starts.spread_frames, self.seed)
+                track_snapshots(env, cfg.game, cfg.state, starts.spread_starts, starts.spread_frames, self.seed or 0)
                 if starts.spread_starts
                 else []
             )

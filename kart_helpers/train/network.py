@@ -39,7 +39,8 @@ def orthogonal_init(module: nn.Module, gain: float) -> None:
     for layer in module.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             nn.init.orthogonal_(layer.weight, gain)
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 class NatureTrunk(ModuleWithVectorOutput):
@@ -75,12 +76,12 @@ class NatureTrunk(ModuleWithVectorOutput):
         orthogonal_init(self, TRUNK_GAIN)
         self._cache: tuple[Any, ...] | None = None
 
-    def _version(self) -> int:
+    def _weights_version(self) -> int:
         # Bumped by every in-place change of the weights (optimizer steps, load_state_dict).
         return sum(p._version for p in (self.convs[0].weight, self.fc[0].weight))
 
     def forward(self, obs: Any, state: Any = None, info: Any = None) -> tuple[torch.Tensor, Any]:
-        key = (id(obs), torch.is_grad_enabled(), self._version(), self.training)
+        key = (id(obs), torch.is_grad_enabled(), self._weights_version(), self.training)
         if self.share_forward and self._cache is not None and self._cache[0] == key:
             features = self._cache[2]
             self._cache = None  # one reuse only: the two heads of one minibatch

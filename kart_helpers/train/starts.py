@@ -27,6 +27,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from stable_retro.retro_env import RetroEnv
 
 from kart_helpers.emulator.random_starts import random_starts
 from kart_helpers.game.constants import PRACTICE_GAME, TRACKS
@@ -48,7 +49,14 @@ def track_snapshots(env: gym.Env, game: str, state: str, count: int, frames: int
     return [start.state for start in random_starts(base, count, frames, policy=policy, seed=seed)]
 
 
-class SpreadStarts(gym.Wrapper):
+class _RetroWrapper(gym.Wrapper):
+    @property
+    def _retro(self) -> RetroEnv:
+        """The stable-retro env at the bottom: its emulator and the state that reset loads."""
+        return self.env.unwrapped  # make_kart_env always wraps a RetroEnv
+
+
+class SpreadStarts(_RetroWrapper):
     """At each reset, start on the grid with probability ``grid_prob``, else from a random snapshot.
 
     Once :meth:`add_retry` has given it retry snapshots, half of the episodes that do not start
@@ -81,7 +89,7 @@ class SpreadStarts(gym.Wrapper):
         self.snapshots = list(snapshots)
         self.retries: deque[bytes] = deque(maxlen=max(1, max_retries))
         self.grid_prob = float(grid_prob)
-        self._grid_state = env.unwrapped.initial_state
+        self._grid_state = self._retro.initial_state
         self._rng = np.random.default_rng(seed)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
@@ -95,7 +103,7 @@ class SpreadStarts(gym.Wrapper):
             else:
                 index = int(self._rng.integers(len(self.snapshots)))
                 state = self.snapshots[index]
-        self.env.unwrapped.initial_state = state
+        self._retro.initial_state = state
         obs, info = self.env.reset(seed=seed, options=options)
         return obs, {**info, "start_index": index}
 
@@ -104,7 +112,7 @@ class SpreadStarts(gym.Wrapper):
         self.retries.append(snapshot)
 
 
-class RetryStarts(gym.Wrapper):
+class RetryStarts(_RetroWrapper):
     """When an episode stalls, give :class:`SpreadStarts` a snapshot from just before the trouble.
 
     Sits outside :class:`~kart_helpers.train.envs.RaceStats`, whose ``info`` says when an
@@ -129,17 +137,17 @@ class RetryStarts(gym.Wrapper):
     def reset(self, **kwargs: Any) -> tuple[Any, dict]:
         obs, info = self.env.reset(**kwargs)
         self._recent.clear()
-        self._recent.append((0, self.env.unwrapped.em.get_state()))
+        self._recent.append((0, self._retro.em.get_state()))
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         frames = int(info["ep_frames"])
         if frames - self._recent[-1][0] >= self.every_frames:
-            self._recent.append((frames, self.env.unwrapped.em.get_state()))
+            self._recent.append((frames, self._retro.em.get_state()))
         if truncated and info.get("stalled"):
             target = int(info["progress_frame"]) - self.lead_frames
             before = [state for frame, state in self._recent if frame <= target]
             self.env.get_wrapper_attr("add_retry")(before[-1] if before else self._recent[0][1])
             self.retries_added += 1
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info

@@ -122,6 +122,16 @@ class Trainer:
         self.venv: Any = None
         self.algo: PPO | None = None
         self._episodes_this_epoch: list[float] = []
+        self._t0 = self._wall_before = self._update_s = 0.0
+        self._collect_end: float | None = None  # when the last collection ended; None while updating
+        self._bar: Any = None
+
+    @property
+    def algorithm(self) -> PPO:
+        """The PPO algorithm (built by :meth:`setup`)."""
+        if self.algo is None:
+            raise RuntimeError("the trainer is not set up yet: call setup() or run()")
+        return self.algo
 
     # -- setup ------------------------------------------------------------------------------
     def setup(self) -> Trainer:
@@ -163,8 +173,8 @@ class Trainer:
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if "algorithm" not in ckpt:
             raise CheckpointError(f"{ckpt['path']} holds a policy only (best.pt?); resume from last.pt or epoch_*.pt")
-        load_into(self.algo, copy.copy(ckpt["algorithm"]), "algorithm state", ckpt["path"])
-        for scheduler, state in zip(self.algo.lr_schedulers, ckpt.get("schedulers", []), strict=False):
+        load_into(self.algorithm, copy.copy(ckpt["algorithm"]), "algorithm state", ckpt["path"])
+        for scheduler, state in zip(self.algorithm.lr_schedulers, ckpt.get("schedulers", []), strict=False):
             restore_scheduler(scheduler, state)
         self.counters = {k: int(v) for k, v in ckpt["counters"].items()}
         self.history = list(ckpt.get("history", []))
@@ -172,8 +182,9 @@ class Trainer:
         if "rng" in ckpt:
             torch.set_rng_state(ckpt["rng"])
         if "return_stats" in ckpt:
-            rms = self.algo.ret_rms
-            rms.mean, rms.var, rms.count = (float(v) for v in ckpt["return_stats"])
+            rms = self.algorithm.ret_rms
+            mean, var, count = (float(v) for v in ckpt["return_stats"])
+            rms.mean, rms.var, rms.count = mean, var, count  # type: ignore[assignment]  # Tianshou types count as int
 
     # -- hooks ------------------------------------------------------------------------------
     def _on_step(self, action_batch: Any, rollout_batch: Any) -> None:
@@ -199,7 +210,7 @@ class Trainer:
                 "wall_s": round(time.monotonic() - self._t0 + self._wall_before, 2),
             }
             self.history.append(record)
-            self._episodes_this_epoch.append(record["return"])
+            self._episodes_this_epoch.append(float(info.ep_return[i]))
 
     def _on_update(self, log_data: dict) -> None:
         lr = self.algo.optim._optim.param_groups[0]["lr"] if self.algo is not None else float("nan")
@@ -246,15 +257,15 @@ class Trainer:
             "config": self.config.to_dict(),
             "obs_shape": list(self.obs_shape),
             "n_actions": int(self.action_space.n),
-            "policy": self.algo.policy.state_dict(),
-            "algorithm": self.algo.state_dict(),
-            "schedulers": [scheduler_state(s) for s in self.algo.lr_schedulers],
+            "policy": self.algorithm.policy.state_dict(),
+            "algorithm": self.algorithm.state_dict(),
+            "schedulers": [scheduler_state(s) for s in self.algorithm.lr_schedulers],
             "counters": dict(self.counters),
             "history": self.history,
             "best_score": self.best_score if math.isfinite(self.best_score) else -1e30,
             "rng": torch.get_rng_state(),
             # Tianshou keeps the running return statistics of return_scaling outside state_dict().
-            "return_stats": [float(getattr(self.algo.ret_rms, k)) for k in ("mean", "var", "count")],
+            "return_stats": [float(getattr(self.algorithm.ret_rms, k)) for k in ("mean", "var", "count")],
         }
 
     def _save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> str:
@@ -288,7 +299,7 @@ class Trainer:
         cfg = self.config
         self._t0 = time.monotonic()
         self._wall_before = max((h.get("wall_s", 0.0) for h in self.history if h["kind"] == "episode"), default=0.0)
-        self._collect_end: float | None = None
+        self._collect_end = None
         self._update_s = 0.0
         self._bar = None
         if self.progress:
@@ -303,11 +314,11 @@ class Trainer:
             return result
 
         self.collector.collect = collect  # type: ignore[method-assign]
-        test_collector = None
+        test_collector: Collector | None = None
         test_venv = None
         if cfg.test_episodes:
             test_venv = make_train_venv(cfg.replace(n_envs=1, backend="subprocess"), seed=cfg.seed + 10_000)
-            test_collector = Collector(self.algo.policy, test_venv)
+            test_collector = Collector(self.algorithm.policy, test_venv)
         params = OnPolicyTrainerParams(
             training_collector=self.collector,
             test_collector=test_collector,
@@ -328,7 +339,7 @@ class Trainer:
         start = time.perf_counter()
         env_step_before = self.counters["env_step"]
         try:
-            self.algo.run_training(params)
+            self.algorithm.run_training(params)
         except KeyboardInterrupt:
             self.interrupted = True
             payload = self.payload("interrupted")
