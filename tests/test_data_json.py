@@ -10,7 +10,6 @@ import textwrap
 import pytest
 import stable_retro as retro
 
-from kart_helpers.emulator.env import close_live_env, make_env
 from kart_helpers.emulator.integration import game_dir, read_json
 from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
 from kart_helpers.game.expert import Expert
@@ -204,14 +203,6 @@ def test_write_refuses_errors_and_the_shipped_folder(tmp_path):
 
 
 # --- verifying on the emulator --------------------------------------------------------------------
-
-
-@pytest.fixture
-def kart():
-    env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
-    env.reset()
-    yield env
-    close_live_env()
 
 
 def test_shipped_data_json_verifies_over_a_lap(kart):

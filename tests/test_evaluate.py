@@ -27,7 +27,7 @@ def test_lap_clock_counts_each_lap_once():
 def test_expert_drive_lap_times_match_par():
     trace, clock = expert_drive("Level1")
     assert clock.laps == 5
-    assert clock.race_frames == PAR_FRAMES["Level1"] == 3868
+    assert clock.race_frames == PAR_FRAMES["Level1"]  # the table of constants holds what the expert drives
     assert sum(clock.lap_frames) == clock.race_frames - clock.start
     assert min(clock.lap_frames) == 756  # the README's best lap
     again = lap_times(trace.column("laps"), trace.column("current_frame"))
@@ -54,11 +54,27 @@ def test_rollouts_of_a_checkpoint_return_lap_data(checkpoint, tmp_path):
     assert ro.screens and ro.screens[0].shape == (224, 256, 3)
     assert len(sto.rollouts) == 2 and not sto.rollouts[0].deterministic
     summary = det.summary()
-    assert summary["laps"] == 0 and summary["par_frames"] == 3868
+    assert summary["laps"] == 0 and summary["par_frames"] == PAR_FRAMES["Level1"]
     assert "| checkpoint |" in compare([det, sto], ["deterministic", "stochastic"])
-    plot_comparison([det, sto], ["det", "sto"])
-    plot_rollout(ro)
-    plot_traces(ro.trace, ro.trace)
+    fig = plot_comparison([det, sto], ["det", "sto"], par=expert_drive("Level1").clock)
+    bars = fig.axes[0].patches
+    assert [b.get_height() for b in bars] == [det.best.laps.laps, sto.best.laps.laps]
+    expert_line = fig.axes[1].get_lines()[-1]  # no laps for the agents: only the expert's line has points
+    assert expert_line.get_label() == "expert" and len(expert_line.get_xdata()) == 5
+    assert expert_line.get_ydata().sum() == pytest.approx(
+        (PAR_FRAMES["Level1"] - expert_drive("Level1").clock.start) / 60
+    )
+    fig = plot_rollout(ro)
+    top, bottom = fig.axes
+    assert list(top.get_lines()[0].get_ydata()) == ro.trace.column("speed")[1:].tolist()
+    total = next(line for line in bottom.get_lines() if line.get_label() == "total")
+    assert total.get_ydata()[-1] == pytest.approx(ro.run.total, rel=1e-5)
+    assert {line.get_label() for line in bottom.get_lines()} >= {*ro.run.components, "total"}
+    fig = plot_traces(ro.trace, ro.trace)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["speed", "laps done"]
+    agent, expert = fig.axes[0].get_lines()
+    assert expert.get_label() == "expert"
+    assert len(agent.get_xdata()) == len(ro.trace.rows) and agent.get_xdata()[-1] == pytest.approx(len(ro.trace) / 60)
     mp4 = write_video(ro.screens[:20], tmp_path / "clip.mp4")
     gif = write_video(ro.screens[:5], tmp_path / "clip.gif")
     assert mp4.stat().st_size > 1000 and gif.read_bytes()[:3] == b"GIF"

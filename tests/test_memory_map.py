@@ -9,7 +9,7 @@ import pytest
 import stable_retro as retro
 
 from kart_helpers.emulator.buttons import action_for
-from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.emulator.env import close_live_env
 from kart_helpers.emulator.integration import read_json
 from kart_helpers.game.constants import PRACTICE_GAME
 from kart_helpers.ram.addresses import (
@@ -29,14 +29,6 @@ INFO = read_json(PRACTICE_GAME, "data.json")["info"]
 ALL_TYPES = [e + k + str(w) for e in "<>|=" for k in "iudn" for w in range(1, 9)]
 ALL_TYPES += [e + k + str(w) for e in ("><", "<>", ">=", "<=") for k in "iudn" for w in (2, 4, 6, 8)]
 ALL_TYPES += ["<s2", ">s4", "|x1"]  # unknown kinds: stable-retro reads them unsigned
-
-
-@pytest.fixture
-def kart():
-    env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
-    env.reset()
-    yield env
-    close_live_env()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import stable_retro as retro
 
 from kart_helpers.display.ram_panel import RamSearchPanel
 from kart_helpers.emulator.drive import drive
-from kart_helpers.emulator.env import close_live_env, make_env
+from kart_helpers.emulator.env import close_live_env
 from kart_helpers.emulator.integration import read_json
 from kart_helpers.game.constants import PRACTICE_GAME
 from kart_helpers.game.expert import Expert
@@ -173,14 +173,6 @@ def test_search_is_fast_on_full_snes_ram_with_hundreds_of_snapshots():
 
 
 # --- driving --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def kart():
-    env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
-    env.reset()
-    yield env
-    close_live_env()
 
 
 def test_drive_takes_buttons_scripts_and_functions(kart):

@@ -26,9 +26,13 @@ def tiny(tmp_path, **changes) -> PPOConfig:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A tiny training run: 2 epochs of 64 steps with 1 env."""
+    """A tiny training run (2 epochs of 64 steps with 1 env): its config, result, and the trained
+    policy's weights as the trainer held them in memory at the end."""
     config = tiny(tmp_path_factory.mktemp("ppo"))
-    return config, train(config, progress=False)
+    trainer = Trainer(config, progress=False)
+    result = trainer.run()
+    trained = {k: v.detach().clone() for k, v in trainer.algorithm.policy.state_dict().items()}
+    return config, result, trained
 
 
 # --- config ------------------------------------------------------------------------------------
@@ -131,7 +135,7 @@ def test_bf16_trunk_keeps_float32_heads_and_close_outputs():
 
 
 def test_tiny_training_run_writes_checkpoints(run):
-    _config, result = run
+    _config, result, _ = run
     assert not result.interrupted
     assert result.counters["env_step"] == 128 and result.counters["epoch"] == 2
     updates = [h for h in result.history if h["kind"] == "update"]
@@ -143,14 +147,14 @@ def test_tiny_training_run_writes_checkpoints(run):
 
 
 def test_checkpoint_loads_with_weights_only(run):
-    _, result = run
+    _, result, _ = run
     data = torch.load(result.last, weights_only=True)
     assert data["format"] == FORMAT and "_optimizers" in data["algorithm"]
     assert data["counters"]["env_step"] == 128
 
 
 def test_resume_restores_everything_exactly(run, tmp_path):
-    config, result = run
+    config, result, _ = run
     saved = load_checkpoint(result.last)
     trainer = Trainer(config.replace(total_steps=256, log_dir=str(tmp_path / "resumed")), resume=result.last)
     trainer.setup()
@@ -175,23 +179,25 @@ def test_resume_restores_everything_exactly(run, tmp_path):
     assert more.counters["update_step"] == 4
 
 
-def test_saved_policy_gives_identical_actions(run):
-    config, result = run
+def test_saved_policy_is_the_trained_policy(run):
+    config, result, trained = run
     policy, loaded_config, _ = load_policy(result.last)
     assert loaded_config == config.replace(device="cpu")
-    data = load_checkpoint(result.last)
-    trainer_policy, _, _ = load_policy(result.last)
-    trainer_policy.load_state_dict(data["policy"])
-    obs = np.random.default_rng(2).integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    loaded = policy.state_dict()
+    assert loaded.keys() == trained.keys()
+    assert all(torch.equal(loaded[k], trained[k]) for k in trained)  # every weight, as training left it
+    fresh, _, _ = load_policy(result.last)
+    fresh.load_state_dict({k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in trained.items()})
+    obs = np.random.default_rng(2).integers(0, 256, (8, 4, 84, 84), dtype=np.uint8)
     with torch.no_grad():
-        logits_a = policy.actor(obs[None])[0]
-        logits_b = trainer_policy.actor(obs[None])[0]
-        assert torch.equal(logits_a, logits_b)
-        assert policy.compute_action(obs) == trainer_policy.compute_action(obs)
+        trained_net, _, _ = load_policy(result.last)
+        trained_net.load_state_dict(trained)
+        assert torch.equal(policy.actor(obs)[0], trained_net.actor(obs)[0])
+        assert not torch.equal(policy.actor(obs)[0], fresh.actor(obs)[0])  # the comparison can tell weights apart
 
 
 def test_bad_checkpoints_give_clear_errors(run, tmp_path):
-    _, result = run
+    _, result, _ = run
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(CheckpointError, match=r"without checkpoints/last\.pt"):
@@ -215,7 +221,7 @@ def test_bad_checkpoints_give_clear_errors(run, tmp_path):
 
 
 def test_incompatible_resume_is_refused(run, tmp_path):
-    config, result = run
+    config, result, _ = run
     other = config.replace(actions="driving", log_dir=str(tmp_path / "other"))
     with pytest.raises(CheckpointError, match="actions"):
         Trainer(other, resume=result.last).setup()

@@ -3,6 +3,7 @@ frame skip, seeded random starts, and the fast frame-skip path against the plain
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -347,10 +348,26 @@ def test_fast_path_equals_plain_path_on_a_recorded_drive(kind, skip, frames):
 # --- the speed functions, run tiny ------------------------------------------------------------
 
 
+def test_raw_speed_counts_the_frames_it_steps_and_the_time_they_take(monkeypatch):
+    base = practice_env()
+    stepped, real_step = [], base.step
+
+    def slow_step(action):  # a known cost per frame: 5 ms, so at most 200 frames/s
+        stepped.append(action.copy())
+        time.sleep(0.005)
+        return real_step(action)
+
+    monkeypatch.setattr(base, "step", slow_step)
+    raw = measure_raw(base, frames=40, repeats=3, warmup=False)
+    assert len(stepped) == 120  # 40 frames, 3 times
+    assert 100 < raw.frames_per_s < 200 and len(raw.repeats_frames_per_s) == 3
+    held = [tuple(a) for a in stepped[:40]]
+    assert all(len(set(held[k : k + 4])) == 1 for k in range(0, 40, 4))  # each combo held 4 frames
+    assert raw.steps_per_s == pytest.approx(raw.frames_per_s / 4)  # a decision per 4 frames held
+
+
 def test_speed_measurements_run():
     base = practice_env()
-    raw = measure_raw(base, frames=40, repeats=1)
-    assert raw.frames_per_s > 0 and raw.steps_per_s == pytest.approx(raw.frames_per_s / 4)
     piped = measure_env(wrap(base), steps=10, repeats=1)
     assert piped.frames_per_s == pytest.approx(4 * piped.steps_per_s, rel=0.3)
     rows = stage_costs(base, steps=5, repeats=1)
