@@ -26,6 +26,7 @@ from kart_helpers.scenario.lua_check import check_lua, lua_globals
 from kart_helpers.scenario.python_reward import KartReward, KartRewardWrapper, RewardConstants, run_python
 from kart_helpers.scenario.replay import COMPONENTS, lap_window, run_lua, summarize
 from kart_helpers.scenario.sandbox import LuaSandbox
+from kart_helpers.solutions import SPEED_BONUS_TERM
 
 SCRIPT = (game_dir(PRACTICE_GAME) / "script.lua").read_text()
 
@@ -359,15 +360,7 @@ def test_wrapping_around_pays_nothing_twice():
 
 # --- writing your own reward term ------------------------------------------------------------
 
-SPEED_BONUS = """
--- +1 on every frame faster than 800: keep the speed up.
-local function speed_bonus(ram)
-  if ram.speed > 800 then
-    return 1
-  end
-  return 0
-end
-"""
+SPEED_BONUS = SPEED_BONUS_TERM  # notebook 04's exercise answer
 
 
 def test_add_reward_term_and_write_a_scenario(user_dir, mixed_drive):
