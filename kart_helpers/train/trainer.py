@@ -44,7 +44,6 @@ from tianshou.trainer import OnPolicyTrainerParams
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from kart_helpers.display.training import LivePlot
 from kart_helpers.game.laps import LapClock
 from kart_helpers.train.algorithm import build_algorithm, build_policy
 from kart_helpers.train.checkpoints import (
@@ -395,6 +394,10 @@ def train(
         callbacks: functions called with the trainer after every update.
     """
     if live_plot == "auto":
+        # Here, not at the top: every env worker imports this package, and pyplot would add 0.5 s
+        # (measured) and its memory to each of them.
+        from kart_helpers.display.training import LivePlot
+
         live_plot = LivePlot(f"PPO on {config.game} ({config.state})", par_lap_frames)
     return Trainer(config, resume, live_plot, callbacks, progress, par_lap_frames).run()
 
