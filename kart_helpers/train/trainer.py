@@ -394,9 +394,7 @@ def train(
         callbacks: functions called with the trainer after every update.
     """
     if live_plot == "auto":
-        # Here, not at the top: every env worker imports this package, and pyplot would add 0.5 s
-        # (measured) and its memory to each of them.
-        from kart_helpers.display.training import LivePlot
+        from kart_helpers.display.training import LivePlot  # here: env workers skip pyplot (0.5 s each)
 
         live_plot = LivePlot(f"PPO on {config.game} ({config.state})", par_lap_frames)
     return Trainer(config, resume, live_plot, callbacks, progress, par_lap_frames).run()
