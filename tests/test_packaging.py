@@ -246,35 +246,119 @@ def test_wheel_install_runs_practice_kart_outside_the_repo(installed):
     assert report["laps"] == 127  # on the start grid
 
 
-def test_setup_notebook_runs_from_the_installed_wheel(installed, tmp_path):
-    source = NOTEBOOKS / "00_setup.ipynb"
-    if not source.exists():
-        pytest.skip("notebooks/00_setup.ipynb does not exist yet (run jupytext --sync notebooks/00_setup.py)")
-    notebook = installed["workdir"] / source.name
+def _module_names(files: list[str]) -> set[str]:
+    """Dotted module names of the .py files among ``files`` (paths relative to the packages' parent)."""
+    names = set()
+    for name in files:
+        parts = Path(name).with_suffix("").parts
+        if name.endswith(".py") and "__pycache__" not in parts:
+            names.add(".".join(parts).removesuffix(".__init__"))
+    return names
+
+
+def source_modules(package: str) -> set[str]:
+    """Every module of ``package`` in this checkout."""
+    top = ROOT / package
+    return _module_names([str(p.relative_to(ROOT)) for p in top.rglob("*.py")])
+
+
+def test_module_lister_names_packages_and_submodules():
+    files = ["pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/b.py", "pkg/data.json"]
+    files.append("pkg/sub/__pycache__/b.cpython-311.py")
+    assert _module_names(files) == {"pkg", "pkg.a", "pkg.sub", "pkg.sub.b"}
+
+
+@pytest.mark.parametrize("package", ["kart_helpers", "practice_kart"])
+def test_wheel_carries_every_module_of_the_source(wheel, package):
+    in_wheel = _module_names([n for n in zipfile.ZipFile(wheel).namelist() if n.startswith(f"{package}/")])
+    missing = source_modules(package) - in_wheel
+    assert not missing, f"the wheel lacks {sorted(missing)}: is each folder a package (__init__.py) found by setup.py?"
+
+
+IMPORT_EVERY_MODULE = textwrap.dedent(
+    """
+    import importlib, json, sys, traceback
+    from pathlib import Path
+
+    report = {}
+    for package in sys.argv[1:]:
+        top = Path(importlib.import_module(package).__file__).parent
+        for path in sorted(top.rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            name = ".".join(path.relative_to(top.parent).with_suffix("").parts).removesuffix(".__init__")
+            try:
+                report[name] = {"file": importlib.import_module(name).__file__}
+            except BaseException:  # SystemExit too: a module must not run anything when imported
+                report[name] = {"error": traceback.format_exc(limit=3)}
+    print(json.dumps(report))
+    """
+)
+
+
+def test_every_module_imports_from_the_installed_wheel(installed):
+    packages = ["kart_helpers", "practice_kart"]
+    result = _run(
+        [str(installed["python"]), "-c", IMPORT_EVERY_MODULE, *packages],
+        cwd=installed["workdir"],
+        env=installed["environ"],
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = set().union(*(source_modules(p) for p in packages))
+    missing = expected - set(report)
+    assert not missing, f"the installed wheel lacks these modules of the source tree: {sorted(missing)}"
+    failed = {name: r["error"] for name, r in report.items() if "error" in r}
+    assert not failed, "these modules fail to import from the installed wheel:\n" + "\n".join(
+        f"{name}:\n{error}" for name, error in failed.items()
+    )
+    purelib = installed["purelib"].resolve()
+    elsewhere = {name: r["file"] for name, r in report.items() if not Path(r["file"]).resolve().is_relative_to(purelib)}
+    assert not elsewhere, f"these modules were imported from outside the installed wheel: {elsewhere}"
+
+
+# Run as the last cell of a notebook: which interpreter, package and integrations it ran on.
+PROBE_CELL = (
+    "import json, sys, kart_helpers, kart_helpers.emulator.integration as i; "
+    "print(json.dumps([sys.executable, kart_helpers.__file__, str(i.shipped_integrations_dir())]))"
+)
+
+
+def run_notebook_from_the_wheel(installed: dict, stem: str, tmp_path: Path) -> tuple[str, str, str]:
+    """Execute notebooks/<stem>.ipynb in smoke mode on a kernel of the installed wheel's venv, from a
+    folder outside the repository and with a user folder of its own, and return what the probe saw."""
+    source = NOTEBOOKS / f"{stem}.ipynb"
+    assert source.exists(), f"notebooks/{stem}.ipynb does not exist; run: jupytext --sync notebooks/{stem}.py"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    notebook = workdir / source.name
     shutil.copyfile(source, notebook)
     # A kernel spec of our own, on a path searched first, so the kernel is the fresh venv's python.
     kernels = tmp_path / "jupyter" / "kernels" / "kart-wheel-test"
     kernels.mkdir(parents=True)
     argv = [str(installed["python"]), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (kernels / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "wheel", "language": "python"}))
-    environ = dict(installed["environ"], JUPYTER_PATH=str(tmp_path / "jupyter"))
-    # Run the notebook, then one probe cell that says which interpreter and package it ran on.
-    probe = (
-        "import json, sys, kart_helpers, kart_helpers.emulator.integration as i; "
-        "print(json.dumps([sys.executable, kart_helpers.__file__, str(i.shipped_integrations_dir())]))"
+    environ = dict(
+        installed["environ"], JUPYTER_PATH=str(tmp_path / "jupyter"), KART_INTEGRATIONS=str(tmp_path / "user")
     )
     execute = textwrap.dedent(
         f"""
         import nbclient, nbformat
         nb = nbformat.read({str(notebook)!r}, as_version=4)
-        nb.cells.append(nbformat.v4.new_code_cell({probe!r}))
+        nb.cells.append(nbformat.v4.new_code_cell({PROBE_CELL!r}))
         nbclient.NotebookClient(nb, timeout=600, kernel_name="kart-wheel-test",
-                                resources={{"metadata": {{"path": {str(installed["workdir"])!r}}}}}).execute()
+                                resources={{"metadata": {{"path": {str(workdir)!r}}}}}).execute()
         print(nb.cells[-1].outputs[0]["text"].strip())
         """
     )
-    result = _run([str(installed["python"]), "-c", execute], cwd=installed["workdir"], env=environ)
+    result = _run([str(installed["python"]), "-c", execute], cwd=workdir, env=environ)
     executable, package, shipped = json.loads(result.stdout.strip().splitlines()[-1])
+    return executable, package, shipped
+
+
+# 00 checks the install; 06 trains, so it needs every subpackage (kart_helpers.train above all).
+@pytest.mark.parametrize("stem", ["00_setup", "06_train_ppo"])
+def test_notebook_runs_from_the_installed_wheel(installed, tmp_path, stem):
+    executable, package, shipped = run_notebook_from_the_wheel(installed, stem, tmp_path)
     assert Path(executable).parent == installed["python"].parent, f"the kernel ran on {executable}"
     assert Path(package).resolve().is_relative_to(installed["purelib"].resolve()), f"the notebook imported {package}"
     assert Path(shipped).resolve().is_relative_to(installed["purelib"].resolve())
