@@ -55,9 +55,10 @@ from kart_helpers.train.checkpoints import (
     save_checkpoint,
     scheduler_state,
 )
+from kart_helpers.train.collector import LeanCollector
 from kart_helpers.train.config import PPOConfig
 from kart_helpers.train.envs import make_train_venv
-from kart_helpers.train.instruments import TimedCollector, TrainLogger
+from kart_helpers.train.instruments import TrainLogger
 
 Callback = Callable[["Trainer"], None]
 
@@ -149,7 +150,7 @@ class Trainer:
         if ckpt is not None:
             self._restore(ckpt)
         self.buffer = VectorReplayBuffer(total_size=cfg.steps_per_update, buffer_num=cfg.n_envs)
-        self.collector = TimedCollector(self.algo, self.venv, self.buffer, on_step_hook=self._on_step)
+        self.collector = LeanCollector(self.algo, self.venv, self.buffer, on_step_hook=self._on_step)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         (self.log_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         self.writer = SummaryWriter(str(self.log_dir / "tb"))
