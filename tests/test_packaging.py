@@ -5,6 +5,7 @@ Nothing here writes into the repository: wheels are built from a copy in a tempo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -141,6 +142,85 @@ def test_source_checkout_uses_the_repos_integrations():
     if not Path(kart_helpers.__file__).resolve().is_relative_to(ROOT):
         pytest.skip(f"kart_helpers is imported from {kart_helpers.__file__}, not from this checkout")
     assert shipped_integrations_dir() == ROOT / "integrations"
+
+
+# --- one place for the repository's URL -------------------------------------------------------
+
+
+def _load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", ROOT / "tools" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+repo_url = _load_tool("set_repo_url")
+
+
+def test_readme_and_every_notebook_use_the_repository_url_in_pyproject():
+    url = repo_url.repository_url()
+    assert url == PYPROJECT["project"]["urls"]["Repository"]
+    findings = repo_url.check()
+    assert not findings, (
+        f"these files disagree with [project.urls] Repository = {url!r} in pyproject.toml:\n"
+        + "\n".join(map(str, findings))
+        + f"\nrun: {repo_url.COMMAND}"
+    )
+
+
+def _copy_url_files(destination: Path) -> Path:
+    (destination / "notebooks").mkdir(parents=True)
+    for path in repo_url.files_with_the_url():
+        shutil.copyfile(path, destination / path.relative_to(ROOT))
+    shutil.copyfile(ROOT / "pyproject.toml", destination / "pyproject.toml")
+    return destination
+
+
+def test_a_fork_changes_one_line_and_the_tool_rewrites_every_file(tmp_path):
+    root = _copy_url_files(tmp_path)
+    pyproject = root / "pyproject.toml"
+    old = repo_url.repository_url(pyproject)
+    pyproject.write_text(
+        pyproject.read_text().replace(f'Repository = "{old}"', 'Repository = "https://github.com/ada/karts"')
+    )
+    stale = {f.file for f in repo_url.check(root)}
+    assert stale == {p.relative_to(root).as_posix() for p in repo_url.files_with_the_url(root)}, (
+        "every file names the old repository"
+    )
+
+    assert len(repo_url.rewrite(root)) == len(stale)
+    assert repo_url.check(root) == []
+    setup_py = (root / "notebooks" / "00_setup.py").read_text()
+    assert "https://colab.research.google.com/github/ada/karts/blob/main/notebooks/00_setup.ipynb" in setup_py
+    assert '"git+https://github.com/ada/karts"' in setup_py
+    assert old not in setup_py and old not in (root / "README.md").read_text()
+    for stem in PAIRED_STEMS:  # the rewrite keeps each pair in step, and the .ipynb valid
+        from_py = _cells(jupytext.read(root / "notebooks" / f"{stem}.py"))
+        assert from_py == _cells(jupytext.read(root / "notebooks" / f"{stem}.ipynb")), stem
+        nbformat.validate(nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4))
+
+
+def test_the_url_check_names_a_badge_for_another_notebook_and_a_missing_setup_cell(tmp_path):
+    root = _copy_url_files(tmp_path)
+    notebook = root / "notebooks" / "01_import_rom.py"
+    text = notebook.read_text().replace("notebooks/01_import_rom.ipynb", "notebooks/00_setup.ipynb")
+    notebook.write_text(repo_url.PIP_INSTALL.sub("kart-rl-course", text))
+    problems = [str(f) for f in repo_url.check(root)]
+    assert "notebooks/01_import_rom.py: its Colab badge opens 00_setup.ipynb, not 01_import_rom.ipynb" in problems
+    assert any(p.startswith("notebooks/01_import_rom.py: has 0 'pip install git+...' lines") for p in problems)
+    assert all("01_import_rom.py" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "bad", ["https://gitlab.com/ada/karts", "https://github.com/ada/karts/", "https://github.com/ada/karts.git"]
+)
+def test_a_url_that_is_not_a_github_repository_is_refused(tmp_path, bad):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{bad}"\n')
+    with pytest.raises(repo_url.RepoUrlError, match=r"https://github.com/OWNER/NAME"):
+        repo_url.repository_url(pyproject)
 
 
 # --- a real install from the wheel -----------------------------------------------------------
