@@ -39,6 +39,16 @@ class Problem:
         return text
 
 
+def line_of(path: Path | None, needle: str) -> int | None:
+    """The first line of ``path`` that contains ``needle``, or None."""
+    if path is None:
+        return None
+    for number, text in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
+        if needle in text:
+            return number
+    return None
+
+
 def _source_line(path: Path | None, line: int | None) -> str:
     if not path or not line:
         return ""

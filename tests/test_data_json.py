@@ -45,8 +45,8 @@ def messages(data, memory_map=None) -> list[str]:
         ("int16", "numpy/C name", "<i2"),
         ("uint8", "numpy/C name", "|u1"),
         ("<u16", "widths count bytes, not bits: 16 bits is 2 bytes", "<u2"),
-        ("|u9", r"width 9 is outside 1..8 bytes \(stable-retro silently drops the variable\)", "<u8"),
-        ("<u0", "width 0 is outside 1..8", "<u1"),
+        ("|u9", "width 9 is over 8 bytes: stable-retro silently drops the variable", "<u8"),
+        ("<u0", "width 0 reads no bytes: stable-retro keeps the variable and it always reads 0", "<u1"),
         ("<f4", "no floating-point kind", "<u4"),
         ("<I2", "kind 'I' is not one stable-retro knows", "<i2"),
         ("><u3", "mixed byte order '><' needs an even width", "><u3"),
@@ -197,7 +197,7 @@ def test_write_refuses_errors_and_the_shipped_folder(tmp_path):
     with pytest.raises(DataJsonError, match="speed: type '<s2'"):
         write_data_json({"speed": (SPEED, "<s2")}, tmp_path)
     assert not (tmp_path / "data.json").exists()
-    with pytest.raises(DataJsonError, match=r"inside the shipped integrations.*user_game_dir"):
+    with pytest.raises(DataJsonError, match=r"inside the package.s own integrations folder.*user_game_dir"):
         write_data_json({"speed": (SPEED, "<i2")}, game_dir(PRACTICE_GAME))
     assert json.loads((game_dir(PRACTICE_GAME) / "data.json").read_text()) == read_json(PRACTICE_GAME, "data.json")
 

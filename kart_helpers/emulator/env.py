@@ -11,12 +11,17 @@ import stable_retro as retro
 from kart_helpers.emulator.integration import (
     IntegrationError,
     find_file,
+    find_rom,
+    game_system,
     integration_dirs,
     list_states,
     missing_message,
     read_json,
     register,
+    rom_names,
+    user_game_dir,
 )
+from kart_helpers.emulator.preflight import IntegrationFileError, check_addresses, check_files
 from kart_helpers.emulator.states import load_state, read_state
 from kart_helpers.game.constants import GAMES, PRACTICE_GAME, REAL_GAME
 
@@ -26,46 +31,90 @@ _live_env: Any = None
 def check_integration(game: str, state: Any = retro.State.DEFAULT, scenario: str | None = None) -> None:
     """Raise IntegrationError naming the first missing file that ``make_env`` would need.
 
-    Games bundled with stable-retro (e.g. ``Airstriker-Genesis-v0``) are left to stable-retro.
-    A named state file is also read and checked, since stable-retro ignores a bad one.
+    Covers games in every folder we register (the user folder, your own folders, the shipped
+    one). For a game bundled with stable-retro (e.g. ``Airstriker-Genesis-v0``) only the state
+    is checked. A named state file is also read and checked, since stable-retro ignores a bad one.
     """
     if game not in GAMES and not any((folder / game).is_dir() for folder in integration_dirs()):
-        if game in retro.data.list_games(retro.data.Integrations.ALL):
-            return
-        raise IntegrationError(
-            f"unknown game {game!r}: our games are {', '.join(GAMES)}; "
-            "stable_retro.data.list_games() lists the games bundled with stable-retro"
-        )
-    if find_file(game, "rom.sfc") is None:
-        advice = (
-            "import your ROM with kart_helpers.rom.importer.import_rom(path) (notebook 01)"
-            if game == REAL_GAME
-            else "the package ships it; reinstall the package"
-        )
-        raise IntegrationError(missing_message(game, "ROM (rom.sfc)", advice))
+        if game not in retro.data.list_games(retro.data.Integrations.ALL):
+            raise IntegrationError(
+                f"unknown game {game!r}: no {game}/ folder in {', '.join(map(str, integration_dirs()))}. "
+                f"Our games are {', '.join(GAMES)}; stable_retro.data.list_games() lists the games bundled "
+                "with stable-retro; for your own, make its folder in user_game_dir(game) or add the folder "
+                "that holds it with kart_helpers.emulator.integration.add_integration_dir(path)"
+            )
+        _check_state(game, state, bundled=True)
+        return
+    if find_rom(game) is None:
+        raise IntegrationError(missing_message(game, f"ROM ({_rom_label(game)})", _rom_advice(game)))
     if find_file(game, "data.json") is None:
-        raise IntegrationError(missing_message(game, "data.json", "write one with kart_helpers.ram (notebook 02)"))
+        advice = (
+            "write one with kart_helpers.ram.data_json.write_data_json(variables, user_game_dir(game)) (notebook 02)"
+        )
+        raise IntegrationError(missing_message(game, "data.json", advice))
     scenario_file = f"{scenario}.json" if scenario else "scenario.json"
-    if find_file(game, scenario_file) is None:
+    if not (scenario and scenario.endswith(".json")) and find_file(game, scenario_file) is None:
         raise IntegrationError(
             missing_message(game, scenario_file, "check the scenario name, or write one (notebook 04)")
         )
+    _check_state(game, state, bundled=False)
+
+
+def _rom_label(game: str) -> str:
+    names = rom_names(game)
+    return names[0] if game_system(game) else "rom.<ext>, e.g. rom.sfc (SNES) or rom.md (Genesis)"
+
+
+def _rom_advice(game: str) -> str:
+    if game == PRACTICE_GAME:
+        return "the package ships it; reinstall the package"
+    if game == REAL_GAME:
+        return "import your ROM with kart_helpers.rom.importer.import_rom(path) (notebook 01)"
+    sha = "" if find_file(game, "rom.sha") else f"; write its SHA-1 into {user_game_dir(game) / 'rom.sha'} first"
+    return (
+        f"import your ROM with kart_helpers.rom.importer.import_rom(path, game={game!r}), which checks it "
+        f"against the SHA-1 in {game}/rom.sha{sha}"
+    )
+
+
+def _check_state(game: str, state: Any, bundled: bool) -> None:
+    """The state make_env would load exists and is a whole snapshot (stable-retro ignores a bad one)."""
     if state == retro.State.DEFAULT:
+        if bundled:
+            return  # stable-retro's own metadata.json
         meta = read_json(game, "metadata.json") if find_file(game, "metadata.json") else {}
         state = meta.get("default_state")
         if state is None:
             raise IntegrationError(
-                missing_message(game, "default state in metadata.json", "make a start state (notebook 03)")
+                missing_message(
+                    game,
+                    "default state in metadata.json",
+                    "make a start state with kart_helpers.emulator.states.save_start_state (notebook 03), "
+                    "or pass state='<name>' or state=retro.State.NONE (power-on)",
+                )
             )
-    if isinstance(state, str):
-        path = find_file(game, f"{state}.state")
-        if path is None:
-            have = list_states(game) or ["none yet"]
-            raise IntegrationError(
-                missing_message(game, f"{state}.state", f"states available: {', '.join(have)}; make one in notebook 03")
-            )
+    if not isinstance(state, str):
+        return
+    name = state if state.endswith(".state") else f"{state}.state"
+    if Path(name).is_absolute():
+        path: Path | None = Path(name) if Path(name).is_file() else None
+    elif bundled:
+        found = retro.data.get_file_path(game, name, retro.data.Integrations.ALL)
+        path = Path(found) if found else None
+    else:
+        path = find_file(game, name)
+    if path is None:
+        have = _bundled_states(game) if bundled else list_states(game)
+        raise IntegrationError(
+            missing_message(game, name, f"states available: {', '.join(have) or 'none yet'}; make one in notebook 03")
+        )
+    if game_system(game) in (None, "Snes"):
+        read_state(path)  # raises StateError for a corrupt or foreign file (snes9x snapshots only)
 
-        read_state(path)  # raises StateError for a corrupt or foreign file
+
+def _bundled_states(game: str) -> list[str]:
+    found = retro.data.get_file_path(game, "rom.sha", retro.data.Integrations.ALL)
+    return sorted(p.stem for p in Path(found).parent.glob("*.state")) if found else []
 
 
 def close_live_env() -> None:
@@ -90,16 +139,24 @@ def make_env(
     cell works. ``state`` is a state name, ``retro.State.DEFAULT`` (the one that
     ``metadata.json`` names) or ``retro.State.NONE`` (power-on). ``scenario`` and ``info``
     name other JSON files of the integration. A missing file raises IntegrationError,
-    which says which file, where we looked, and what to do. Other keyword arguments go
-    to ``stable_retro.make``.
+    which says which file, where we looked, and what to do; a data.json, scenario or Lua
+    script that stable-retro would fail on or misread raises IntegrationFileError, naming
+    the file, the line and the fix (see ``kart_helpers.emulator.preflight``). Other keyword
+    arguments go to ``stable_retro.make``.
     """
     global _live_env
     close_live_env()
     register()
     check_integration(game, state, scenario)
+    data_path = check_files(game, scenario, info)  # before stable-retro reads them: its errors are vague
     kwargs.setdefault("render_mode", "rgb_array")
     kwargs.setdefault("inttype", retro.data.Integrations.ALL)
     _live_env = retro.make(game, state=state, scenario=scenario, info=info, **kwargs)
+    try:
+        check_addresses(_live_env, data_path)  # needs the live RAM blocks; before reset() reads them
+    except IntegrationFileError:
+        close_live_env()
+        raise
     return _live_env
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kart_helpers.emulator.integration import find_file, integration_dirs, list_states, user_game_dir
+from kart_helpers.emulator.integration import find_file, integration_dirs, list_states, refuse_shipped, user_game_dir
 
 
 class StateError(ValueError):
@@ -174,10 +174,13 @@ def save_start_state(env: Any, name: str, game: str, folder: Path | None = None,
 
     Returns:
         The path written.
+
+    Raises:
+        ShippedFolderError: ``folder`` (or the user folder) is inside the shipped integrations.
     """
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.endswith(".state"):
         raise ValueError(f"state name {name!r}: use letters, digits, '_', '-' or '.', without '.state'")
-    folder = Path(folder) if folder is not None else user_game_dir(game)
+    folder = refuse_shipped(folder if folder is not None else user_game_dir(game))
     path = save_state(env, folder / f"{name}.state")
     if make_default:
         set_default_state(folder, name)

@@ -65,6 +65,20 @@ def _system_info(system: str | None) -> dict[str, Any]:
     return stable_retro.data.EMU_INFO.get(system, {})
 
 
+_DEFAULT_TYPES = ["|u1", "|i1", "<u2", "<i2", "<u4", "<i4"]
+
+
+def platform_types(system: str | None) -> list[str]:
+    """The type strings a platform's core lists as usual ones (SNES: ``|u1``, ``<u2``, ...)."""
+    return list(_system_info(system).get("types") or _DEFAULT_TYPES)
+
+
+def byte_order_of(system: str | None) -> str:
+    """``"<"`` or ``">"``: the byte order of a platform's multi-byte values (from its usual types)."""
+    wide = [t for t in platform_types(system) if t[-1] != "1"]
+    return wide[0][0] if wide else "<"
+
+
 class MemoryMap:
     """The RAM blocks of one game, and conversions between data.json addresses and get_ram() indices.
 
@@ -98,10 +112,8 @@ class MemoryMap:
             for s, n, i in zip(starts, sizes, self.offsets, strict=True)
         )
         # The type strings the platform's core lists as usual ones (SNES: |u1, <u2, ...).
-        self.types: list[str] = list(info.get("types") or ["|u1", "|i1", "<u2", "<i2", "<u4", "<i4"])
-        # Byte order of the platform's multi-byte types, from that list (SNES "<u2").
-        wide = [t for t in self.types if t[-1] != "1"]
-        self.byte_order = wide[0][0] if wide else "<"
+        self.types: list[str] = platform_types(system)
+        self.byte_order = byte_order_of(system)
         overlay = info.get("overlay")  # e.g. Genesis ["=", ">", 2]: native words read big-endian
         backing = _NATIVE if overlay and overlay[0] == "=" else (overlay[0] if overlay else None)
         self.swap_width = int(overlay[2]) if overlay and backing != overlay[1] and int(overlay[2]) > 1 else 1

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kart_helpers.emulator.integration import IntegrationError, find_file, shipped_integrations_dir, user_game_dir
+from kart_helpers.emulator.integration import IntegrationError, find_file, refuse_shipped, rom_names, user_game_dir
 from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
 from kart_helpers.rom.identify import (
     COPIER_HEADER_BYTES,
@@ -56,6 +56,7 @@ MAX_ZIP_TOTAL_BYTES = 64 * MIB  # all zip members read, uncompressed
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
+MAX_LISTED = 20  # files described in a refusal; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,8 @@ def _candidates(items: list[_Candidate], skipped: list[str]) -> Iterator[_Candid
 
 
 def import_rom(source: Any, game: str = REAL_GAME) -> Path:
-    """Import a ROM into the user integration folder as ``rom.sfc``, after checking its SHA-1.
+    """Import a ROM into the user integration folder as ``rom.sfc`` (the console's name:
+    ``rom.md`` for a ``-Genesis`` game), after checking its SHA-1 against the game's ``rom.sha``.
 
     Args:
         source: a path (str or Path), the file's bytes, an ipywidgets ``FileUpload``, its
@@ -239,8 +241,11 @@ def _refusal(items: list[_Candidate], refused: list[RomReport], skipped: list[st
     else:
         head = f"None of the {count} files from {names} is the {_title(game)} ROM that {game} needs."
     lines = [head, "  files:" if count else ""]
-    lines += [f"    - {r.name}: {_describe(r)}\n      why: {_diagnosis(r)}" for r in refused]
-    lines += [f"    - {note}" for note in skipped]
+    entries = [f"    - {r.name}: {_describe(r)}\n      why: {_diagnosis(r)}" for r in refused]
+    entries += [f"    - {note}" for note in skipped]
+    lines += entries[:MAX_LISTED]
+    if len(entries) > MAX_LISTED:  # a zip of thousands of files must not give thousands of lines
+        lines.append(f"    ... and {len(entries) - MAX_LISTED:,} more files, not shown")
     lines += [
         f"  expected: {_describe_expected(game, expected_sha1s(game))}",
         f"  next:     {_next_step(game)}",
@@ -250,7 +255,7 @@ def _refusal(items: list[_Candidate], refused: list[RomReport], skipped: list[st
 
 
 def _nothing_written(game: str) -> str:
-    dest = user_game_dir(game) / ROM_NAME
+    dest = user_game_dir(game) / rom_names(game)[0]
     if dest.is_file():
         return f"Nothing was written: your existing {dest} is unchanged."
     return "Nothing was written."
@@ -258,15 +263,14 @@ def _nothing_written(game: str) -> str:
 
 def _install(rom: bytes, game: str) -> Path:
     """Write ``rom`` to the user folder's ``rom.sfc``: temp file, verify SHA-1, atomic replace."""
-    folder = user_game_dir(game)
-    _refuse_shipped_folder(folder, game)
-    dest = folder / ROM_NAME
+    folder = refuse_shipped(user_game_dir(game), RomError)
+    dest = folder / rom_names(game)[0]  # rom.sfc on SNES, rom.md on Genesis: stable-retro picks the core by it
     sha1 = _sha1(rom)
     if dest.is_file() and _file_sha1(dest) == sha1:
         return dest  # already imported; rewriting would only risk it
     tmp: Path | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".rom.sfc.", suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".part")
         tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(rom)
@@ -287,19 +291,6 @@ def _install(rom: bytes, game: str) -> Path:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     return dest
-
-
-def _refuse_shipped_folder(folder: Path, game: str) -> None:
-    """Never write into the package: KART_INTEGRATIONS must not point at the shipped folder."""
-    try:
-        shipped = (shipped_integrations_dir() / game).resolve()
-    except IntegrationError:
-        return
-    if folder.resolve() == shipped:
-        raise RomError(
-            f"The user folder {folder} is the package's own integrations folder; set KART_INTEGRATIONS "
-            "to a folder of your own (or unset it to use ~/.kart_rl/integrations) and import again."
-        )
 
 
 @dataclass(frozen=True)

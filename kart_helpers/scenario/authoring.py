@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kart_helpers.emulator.integration import find_file, user_game_dir
+from kart_helpers.emulator.integration import find_file, refuse_shipped, user_game_dir
 from kart_helpers.scenario.check import check_scenario
 from kart_helpers.scenario.files import ScenarioError, load_scenario
 
@@ -33,16 +33,17 @@ def write_scenario(
 
     Raises:
         ScenarioError: naming each problem, with the line in your script.
+        ShippedFolderError: ``folder`` (or the user folder) is inside the shipped integrations.
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"scenario name {name!r}: use letters, digits, '_' or '-'")
+    folder = refuse_shipped(folder if folder is not None else user_game_dir(game))
     spec: dict[str, Any] = {"reward": {"script": f"lua:{reward}"}}
     if done:
         spec["done"] = {"script": f"lua:{done}"}
     spec["scripts"] = [f"{name}.lua"]
     data_path = find_file(game, "data.json")
     variables = json.loads(data_path.read_text())["info"] if data_path else {}
-    folder = Path(folder) if folder is not None else user_game_dir(game)
     with tempfile.TemporaryDirectory() as tmp:
         trial = Path(tmp) / f"{name}.json"
         trial.write_text(json.dumps(spec, indent=2) + "\n")

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from kart_helpers.emulator.buttons import SNES_BUTTONS
-from kart_helpers.problems import Problem
+from kart_helpers.problems import Problem, line_of
+from kart_helpers.ram.data_json_check import located, variable_problems
 from kart_helpers.scenario.files import Scenario, ScenarioError, load_scenario
 from kart_helpers.scenario.lua_check import LuaReport, check_lua
-from kart_helpers.scenario.lua_runtime import line_of
 
 SCENARIO_KEYS = {"reward", "rewards", "done", "scripts", "actions", "crop", "crops"}
 REWARD_KEYS = {"variables", "time", "script"}
@@ -69,25 +69,31 @@ def check_scenario(
     source: Scenario | str | Path,
     scenario: str = "scenario",
     buttons: Sequence[str] | None = None,
+    byte_order: str = "<",
 ) -> ScenarioReport:
-    """Validate a scenario file and its Lua before stable-retro loads it.
+    """Validate a scenario file, the data.json variables it reads, and its Lua before stable-retro loads them.
 
     Args:
         source: a :class:`Scenario`, a game name, a ``.json`` file or a folder.
         scenario: the scenario's name when ``source`` is a game or folder.
         buttons: the game's button names (default: the SNES pad) for the ``actions`` check.
+        byte_order: the platform's (``"<"`` SNES, ``">"`` Genesis), for the fixes suggested.
 
     Returns:
-        The report, with warnings for legal but risky entries (an ``actions`` list, no done).
+        The report, with warnings for legal but risky entries (an ``actions`` list, no done,
+        an unusual width in data.json).
 
     Raises:
-        ScenarioError: listing every error with its file and line.
+        ScenarioError: listing every error with its file and line, data.json's included
+            (a variable stable-retro would drop or misread).
     """
     scen = source if isinstance(source, Scenario) else load_scenario(source, scenario)
     spec, path = scen.spec, scen.path
-    buttons = list(buttons or SNES_BUTTONS)
+    buttons = [b for b in (buttons or SNES_BUTTONS) if b]  # NES pads have a None slot
     problems: list[Problem] = []
     warnings: list[Problem] = []
+    for found in variable_problems(scen.variables, byte_order=byte_order):
+        (problems if found.severity == "error" else warnings).append(located(found, scen.data_path))
 
     def at(key: str) -> int | None:
         return line_of(path, f'"{key}"')

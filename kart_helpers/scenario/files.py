@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kart_helpers.emulator.integration import find_file
-from kart_helpers.problems import Problem
+from kart_helpers.problems import Problem, line_of
 
 
 class ScenarioError(ValueError):
@@ -43,12 +43,14 @@ class Scenario:
         spec: its parsed content.
         variables: name -> {address, type} from the ``data.json`` stable-retro would use.
         scripts: the script files, resolved beside ``path`` as stable-retro does.
+        data_path: the ``data.json`` that ``variables`` came from, when read from a file.
     """
 
     path: Path
     spec: dict
     variables: dict[str, dict]
     scripts: list[Path] = field(default_factory=list)
+    data_path: Path | None = None
 
     def function(self, kind: str) -> str | None:
         """The Lua function named by ``spec[kind]["script"]`` (kind: "reward" or "done"), if any."""
@@ -72,21 +74,36 @@ def load_scenario(source: str | Path, scenario: str = "scenario", variables: Map
     ``variables`` (name -> spec) replaces the ``data.json`` looked up beside it or for the game.
 
     Raises:
-        ScenarioError: the file is missing or is not valid JSON (with its line).
+        ScenarioError: the file or its data.json is missing or is not valid JSON (with its line).
     """
     path, data_path = _locate(source, scenario)
-    text = path.read_text()
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ScenarioError([Problem(f"not valid JSON: {err.msg}", path, err.lineno)]) from err
-    if not isinstance(spec, dict):
-        raise ScenarioError([Problem("a scenario is a JSON object { ... }", path, 1)])
+    spec = read_json_object(path, "a scenario")
     if variables is None:
-        variables = json.loads(data_path.read_text()).get("info", {}) if data_path else {}
+        info = read_json_object(data_path, "data.json").get("info", {}) if data_path else {}
+        if not isinstance(info, dict):
+            raise ScenarioError(
+                [Problem('"info" must be an object of variables', data_path, line_of(data_path, '"info"'))]
+            )
+        variables = info
+    else:
+        data_path = None
     scripts = spec.get("scripts", [])
     scripts = [path.parent / s for s in scripts] if isinstance(scripts, list) else []
-    return Scenario(path, spec, dict(variables), scripts)
+    return Scenario(path, spec, dict(variables), scripts, data_path)
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON file that must hold an object; ScenarioError naming the file and line otherwise."""
+    text = path.read_text(errors="replace")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        cut = not text.rstrip().endswith("}")  # an object's file ends with its closing brace
+        hint = "the file ends too early (cut short?): restore its end" if cut else "a missing comma, quote or bracket"
+        raise ScenarioError([Problem(f"not valid JSON: {err.msg}", path, err.lineno, hint)]) from err
+    if not isinstance(value, dict):
+        raise ScenarioError([Problem(f"{what} is a JSON object {{ ... }}", path, 1)])
+    return value
 
 
 def _locate(source: str | Path, scenario: str) -> tuple[Path, Path | None]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kart_helpers.problems import Problem
+from kart_helpers.problems import Problem, line_of
 from kart_helpers.scenario.files import LuaCheckError, Scenario, load_scenario
-from kart_helpers.scenario.lua_runtime import line_of, lua51, lua_hint, problem_from_lua
+from kart_helpers.scenario.lua_runtime import lua51, lua_hint, problem_from_lua
 from kart_helpers.scenario.sandbox import LuaSandbox, builtin_names
 
 

@@ -55,10 +55,3 @@ def lua_hint(message: str, variables: Iterable[str] = ()) -> str:
     if "'end' expected" in message:
         return "a function, if, for or while block is missing its `end`"
     return ""
-
-
-def line_of(path: Path, needle: str) -> int | None:
-    for number, text in enumerate(Path(path).read_text().splitlines(), start=1):
-        if needle in text:
-            return number
-    return None

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from kart_helpers.problems import Problem
+from kart_helpers.problems import Problem, line_of
 from kart_helpers.scenario.files import LuaCheckError, Scenario
-from kart_helpers.scenario.lua_runtime import NOT_IN_SANDBOX, line_of, lua51, problem_from_lua
+from kart_helpers.scenario.lua_runtime import NOT_IN_SANDBOX, lua51, problem_from_lua
 
 # stable-retro's ``data`` and ``scenario`` globals, in Lua. Reading an unknown variable fails
 # at the reading line (stable-retro says only "C++ exception"); writing one makes a custom
