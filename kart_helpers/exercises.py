@@ -5,13 +5,12 @@ An exercise cell starts blank (``my_shape = ...``). The check cell below it asks
 A wrong answer raises :class:`ExerciseError`, whose message names the idea to revisit and
 gives a hint, never the answer. In smoke mode (``KART_SMOKE=1``, CI) a blank answer is filled
 in from :mod:`kart_helpers.solutions`, so CI proves that every check passes the right answer.
-Checks never change the learner's files, except to add what the exercise asks to save.
+Checks never change the learner's files: whatever they try out, they write to a scratch folder.
 """
 
 from __future__ import annotations
 
 import copy
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,17 @@ from typing import Any, TypeVar
 import numpy as np
 import stable_retro as retro
 
+from kart_helpers.display.tables import Table
 from kart_helpers.emulator.buttons import ButtonScript, as_steps
 from kart_helpers.emulator.drive import run_script
 from kart_helpers.emulator.env import POWER_ON, make_env, open_env
-from kart_helpers.emulator.integration import read_json, user_game_dir
+from kart_helpers.emulator.integration import read_json
 from kart_helpers.emulator.start_scripts import grid_problems
 from kart_helpers.emulator.states import save_start_state
 from kart_helpers.game.constants import FPS, GRID_LAPS, PRACTICE_GAME
 from kart_helpers.pipeline.build import make_kart_env
 from kart_helpers.pipeline.config import PipelineConfig
+from kart_helpers.ram.memory_map import MemoryMap
 from kart_helpers.ram.search import RamSearch
 from kart_helpers.ram.trace import RamTrace
 from kart_helpers.scenario.authoring import add_reward_term, write_scenario
@@ -137,6 +138,14 @@ def _as_script(exercise: str, script: Any) -> ButtonScript:
         raise _wrong(exercise, f"that is not a button script: {err}") from None
 
 
+def _play(exercise: str, play: Any) -> Any:
+    """Run ``play()``; a button the game does not have becomes the exercise's hint."""
+    try:
+        return play()
+    except ValueError as err:
+        raise _wrong(exercise, f"Your script cannot be played: {err}.") from None
+
+
 def check_track_select(script: ButtonScript) -> Any:
     """Play ``script`` on Practice Kart from power-on; pass if it reaches Hairpin Hills' grid.
 
@@ -146,7 +155,7 @@ def check_track_select(script: ButtonScript) -> Any:
     steps = _as_script("00_track_select", script)
     env = make_env(PRACTICE_GAME, state=POWER_ON, use_restricted_actions=retro.Actions.ALL)
     env.reset()
-    run_script(env, steps)
+    _play("00_track_select", lambda: run_script(env, steps))
     info = env.unwrapped.data.lookup_all()
     first, second = (t["start"]["x"] for t in read_json(PRACTICE_GAME, "tracks.json")["tracks"])
     if info["laps"] != GRID_LAPS or info["x"] not in (first, second):  # the clock may run: the kart waits
@@ -182,7 +191,7 @@ def check_race_clock(env: Any, pause: ButtonScript) -> RamSearch:
     clock = RamSearch.start(env, type="<u2")
     clock.drive(env, "B", 30)
     clock.filter("increased_by", 30)
-    clock.drive(env, steps)
+    _play("02_race_clock", lambda: clock.drive(env, steps))
     clock.filter("unchanged")
     clock.drive(env, [("", 2), ("START", 2), ("B", 30)])  # release, press START to resume, settle
     clock.drive(env, "B", 60)
@@ -204,19 +213,78 @@ def check_race_clock(env: Any, pause: ButtonScript) -> RamSearch:
     return clock
 
 
-def check_flying_start(game: str, script: ButtonScript) -> Path:
-    """Play ``script`` from ``Level1``; if it makes a flying start, save it as ``FlyingStart``.
+FOUND_HINTS = {
+    "type": "a type string is byte order + kind + width. Ask which values the variable can take (can it go "
+    "below 0?), how many bytes it needs, and in which order the console stores them (section 3).",
+    "address": "a search can leave more than one candidate, and a game may keep a value twice. Keep the one "
+    "whose history does what the variable must do over a whole lap (section 6 plots it).",
+    "verify": "a variable leaves its range when it is read with the wrong type, width or address: it is then "
+    "another number. Look at its column in the plot above, and at the types in section 3.",
+}
 
-    A flying start is about one second into the race at speed above 300. The state is tried
-    in a scratch folder first, so a wrong script leaves nothing behind; the right one goes
-    into your user folder, and the default state (``metadata.json``) stays as it was.
+
+def check_found_variables(found: dict[str, tuple[int, str]], report: Any = None, game: str = PRACTICE_GAME) -> Table:
+    """Compare the variables found by the RAM searches with the ``data.json`` that ships with ``game``.
+
+    A variable matches when a shipped variable has its address and type; the game's copy of a
+    value (``checkpoint_alt`` beside ``checkpoint``) is as good as the value. ``report`` is
+    :func:`~kart_helpers.ram.data_json.verify`'s result for the same variables, if there is one.
 
     Returns:
-        The path of ``FlyingStart.state`` in your user folder.
+        A table, one row per variable: what was found, what ships, and whether they agree.
+
+    Raises:
+        ExerciseError: ``report`` failed, or a variable is not where (or not what) the game keeps;
+            the message names the variable and the idea to revisit, never the answer.
+    """
+    if report is not None and not report.ok:
+        raise ExerciseError(
+            f"verify found a problem with {', '.join(report.failed)}:\n{report}\nHint: {FOUND_HINTS['verify']}"
+        )
+    shipped = read_json(game, "data.json")["info"]
+    memory = MemoryMap.snes()
+    rows, problems = [], []
+    for name, (address, type_string) in found.items():
+        ship = shipped.get(name)
+        copies = [n for n, spec in shipped.items() if spec == {"address": address, "type": type_string}]
+        if ship is None:
+            rows.append([name, memory.label(address), type_string, "-", "-", "not shipped"])
+            continue
+        agrees = name in copies or any(n.startswith(f"{name}_") for n in copies)
+        note = "yes" if name in copies else (f"yes: the game's copy, {copies[0]}" if agrees else "no")
+        rows.append([name, memory.label(address), type_string, memory.label(ship["address"]), ship["type"], note])
+        if agrees:
+            continue
+        same_place = address == ship["address"] or any(
+            n.startswith(f"{name}_") and spec["address"] == address for n, spec in shipped.items()
+        )
+        if same_place:
+            problems.append(
+                f"{name}: the address is right, the type {type_string!r} is not.\nHint: {FOUND_HINTS['type']}"
+            )
+        else:
+            problems.append(
+                f"{name}: {memory.label(address)} is not where the game keeps it.\nHint: {FOUND_HINTS['address']}"
+            )
+    if problems:
+        raise ExerciseError("\n".join(problems))
+    return Table(["variable", "we found", "type", "shipped", "type", "same?"], rows, "found vs shipped")
+
+
+def check_flying_start(game: str, script: ButtonScript) -> bytes:
+    """Play ``script`` from ``Level1``; pass if it makes a flying start.
+
+    A flying start is about one second into the race at speed above 300. The state is saved
+    and loaded back in a scratch folder, the way ``reset()`` loads a state file; nothing is
+    written to your user folder, so its states and ``metadata.json`` stay as they were.
+
+    Returns:
+        The flying start's state (gzipped ``.state`` bytes): ``load_state(env, it)`` puts an env
+        there, and ``save_start_state`` keeps it, if you choose to.
     """
     steps = _as_script("03_flying_start", script)
     env = open_env(game, "Level1")
-    run_script(env, steps)
+    _play("03_flying_start", lambda: run_script(env, steps))
     with tempfile.TemporaryDirectory() as scratch:
         trial = save_start_state(env, "FlyingStart", game, folder=Path(scratch), make_default=False)
         info = open_env(game, trial).unwrapped.data.lookup_all()  # loaded the way reset() loads it
@@ -225,10 +293,7 @@ def check_flying_start(game: str, script: ButtonScript) -> Path:
             raise _wrong("03_flying_start", f"That state is {seconds:.2f} s into the race, not one second.")
         if info["speed"] <= 300:
             raise _wrong("03_flying_start", f"That state starts at speed {info['speed']}: that is not full throttle.")
-        path = user_game_dir(game) / "FlyingStart.state"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(trial, path)
-    return path
+        return trial.read_bytes()
 
 
 def check_speed_bonus(term: str, trace: RamTrace) -> RewardRun:

@@ -14,7 +14,7 @@ from kart_helpers import exercises as ex
 from kart_helpers.emulator.drive import drive
 from kart_helpers.emulator.env import make_env, open_env
 from kart_helpers.emulator.integration import read_json
-from kart_helpers.emulator.states import default_state, list_states
+from kart_helpers.emulator.states import default_state, list_states, load_state
 from kart_helpers.game.constants import PRACTICE_GAME
 from kart_helpers.game.expert import Expert
 from kart_helpers.ram.trace import RamTrace, record_drive
@@ -114,7 +114,7 @@ def test_01_speed():
 
 
 def test_02_race_clock():
-    env = make_env(PRACTICE_GAME, use_restricted_actions=retro.Actions.ALL)
+    env = make_env(PRACTICE_GAME, state="Level1", use_restricted_actions=retro.Actions.ALL)
     clock = ex.check_race_clock(env, SOLUTION["02_race_clock"])
     assert int(clock.addresses[0]) == read_json(PRACTICE_GAME, "data.json")["info"]["current_frame"]["address"]
     with pytest.raises(ex.ExerciseError, match="0 candidates are left") as err:
@@ -122,22 +122,61 @@ def test_02_race_clock():
     assert "stops while the game is paused" in str(err.value)
     with pytest.raises(ex.ExerciseError, match="still be paused at its end"):
         ex.check_race_clock(env, [("START", 2), ("", 30), ("START", 2)])  # resumed too early
+    with pytest.raises(ex.ExerciseError, match=r"cannot be played: unknown button\(s\) \['start'\]") as err:
+        ex.check_race_clock(env, [("start", 2), ("", 30)])
+    assert "Hint: the race clock stops" in str(err.value)
 
 
-def test_03_flying_start_saves_it_and_keeps_the_default(user_folder):
+SHIPPED_INFO = read_json(PRACTICE_GAME, "data.json")["info"]
+FOUND = {name: (SHIPPED_INFO[name]["address"], SHIPPED_INFO[name]["type"]) for name in ("laps", "checkpoint", "speed")}
+
+
+def test_02_found_variables_agree_with_the_shipped_data_json():
+    table = ex.check_found_variables(FOUND)
+    assert table.column("same?") == ["yes", "yes", "yes"]
+    copy = dict(FOUND, checkpoint=(SHIPPED_INFO["checkpoint_alt"]["address"], "|u1"))  # "either one works"
+    assert ex.check_found_variables(copy).column("same?")[1] == "yes: the game's copy, checkpoint_alt"
+
+
+def test_02_a_wrong_type_or_address_gets_a_hint_not_the_answer():
+    unsigned = dict(FOUND, speed=(FOUND["speed"][0], "<u2"))  # passes verify over a lap: it never reverses
+    with pytest.raises(ex.ExerciseError, match=r"speed: the address is right, the type '<u2' is not") as err:
+        ex.check_found_variables(unsigned)
+    assert "can it go below 0?" in str(err.value) and "<i2" not in str(err.value)
+    neighbour = dict(FOUND, laps=(FOUND["laps"][0] + 1, "|u1"))
+    with pytest.raises(ex.ExerciseError, match=r"laps: \$7E:10C2 is not where the game keeps it") as err:
+        ex.check_found_variables(neighbour)
+    assert "10C1" not in str(err.value)
+
+
+def test_02_a_failed_verify_gets_a_hint():
+    class Failed:
+        ok, failed = False, ["speed"]
+
+        def __str__(self):
+            return "speed left its range"
+
+    with pytest.raises(ex.ExerciseError, match="verify found a problem with speed:\nspeed left its range\nHint"):
+        ex.check_found_variables(FOUND, Failed())
+
+
+def test_03_flying_start_leaves_the_user_folder_as_it_was(user_folder):
     with pytest.raises(ex.ExerciseError, match="not one second"):
         ex.check_flying_start(PRACTICE_GAME, [("B", 10)])
     with pytest.raises(ex.ExerciseError, match="not full throttle"):
         ex.check_flying_start(PRACTICE_GAME, [("A", 60)])
-    assert "FlyingStart" not in list_states(PRACTICE_GAME), "a wrong answer leaves nothing behind"
+    with pytest.raises(ex.ExerciseError, match=r"cannot be played: unknown button\(s\) \['b'\]"):
+        ex.check_flying_start(PRACTICE_GAME, [("b", 60)])
 
-    path = ex.check_flying_start(PRACTICE_GAME, SOLUTION["03_flying_start"])
-    assert path == user_folder / PRACTICE_GAME / "FlyingStart.state"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["FlyingStart.state"]  # no metadata.json
+    state = ex.check_flying_start(PRACTICE_GAME, SOLUTION["03_flying_start"])
+    assert not any(user_folder.rglob("*.*")), "a check writes nothing into the user folder, right or wrong"
+    assert "FlyingStart" not in list_states(PRACTICE_GAME)
     assert default_state(PRACTICE_GAME) == "Level1"
-    env = make_env(PRACTICE_GAME, state="FlyingStart")
+    env = make_env(PRACTICE_GAME, state="Level1")
+    load_state(env, state)
     env.reset()
     assert env.unwrapped.data.lookup_value("speed") > 300
+    assert 45 <= env.unwrapped.data.lookup_value("current_frame") <= 75
 
 
 def test_04_speed_bonus_is_replayed_offline(user_folder, expert_trace):
