@@ -110,6 +110,12 @@ print("on the grid" if not problems else "NOT on the grid:\n- " + "\n- ".join(pr
 # **user folder**, which stable-retro searches before the shipped one, so your state wins. The
 # installed package is never written to. It also sets `default_state` in the `metadata.json`
 # beside it: that is the state `make_env(game)` loads when you name none.
+#
+# **This cell writes two files into your user folder**, `Level1.state` and `metadata.json`,
+# and they stay there for every later notebook and run. On Practice Kart they are the same as
+# the shipped ones, so nothing changes. To undo it, delete the two files (the cell prints where
+# they are); the shipped `Level1` is then used again. For the real game you need them: there is
+# no shipped state to fall back on.
 
 # %%
 from kart_helpers.emulator.states import save_start_state, start_states
@@ -247,8 +253,12 @@ print(format_script(REAL_GAME_START_SCRIPT))
 # ## 10. Drive by hand
 #
 # The widget holds the buttons you toggle on, advances 1, 10 or 60 frames at a time, shows the
-# screen, and tells you when the kart is on the grid. Type a name and press **Save state**;
-# with "make it the default" ticked, it becomes the state `make_env(game)` loads. It starts at
+# screen, and tells you when the kart is on the grid. Type a name and press **Save state**:
+# the state goes into your user folder. With "make it the default" ticked, it also becomes the
+# state `make_env(game)` loads, in every later notebook. Tick it only for a state on the grid:
+# the RAM searches of notebook 02 and the training of notebook 06 expect one. To put the default
+# back, run `set_default_state(user_game_dir(game), "Level1")` (from
+# `kart_helpers.emulator.states` and `kart_helpers.emulator.integration`). The widget starts at
 # power-on.
 
 # %%
@@ -276,10 +286,11 @@ print("on the grid" if not hand.on_grid() else hand.on_grid())
 #
 # Make a **flying start**: a state one second into the race, at full throttle, so an agent can
 # practise the first corner at speed. Write `flying_script`, the button script that gets there
-# from your grid state: hold B for 60 frames. The check plays it from `Level1` and tries the
-# state in a scratch folder. If it is one second in and fast, the check saves it as
-# `FlyingStart` in your user folder, **without** making it the default (it passes
-# `make_default=False` to `save_start_state`), so `make_env(game)` still starts on the grid.
+# from your grid state. The check plays it from `Level1`, saves the state in a scratch folder
+# and loads it back, the way `reset()` would, and tells you whether it is one second in and
+# fast. It writes nothing into your user folder, right answer or wrong, so you can try as often
+# as you like: your states and `metadata.json` stay as they were. It hands the flying start
+# back to you as bytes, and `load_state` puts an env there.
 
 # %%
 flying_script = ...  # your answer: a button script, a list of (buttons, frames, note) steps; see the hint above
@@ -289,12 +300,45 @@ from kart_helpers.emulator.states import default_state
 from kart_helpers.exercises import answer, check_flying_start
 
 flying_script = answer("03_flying_start", flying_script)
-flying_path = check_flying_start(game, flying_script)
-flying = make_env(game, state="FlyingStart")
+flying_state = check_flying_start(game, flying_script)
+flying = make_env(game, state="Level1")
+load_state(flying, flying_state)
 flying.reset()
 speed = flying.unwrapped.data.lookup_value("speed")
-print(f"Correct: {flying_path.name} begins at speed {speed}; the default state is still {default_state(game)}.")
-show_frames([flying.render()], ["FlyingStart"], cols=1);
+print(f"Correct: the flying start begins at speed {speed}, one second into the race.")
+print(f"Nothing was saved: the default state is still {default_state(game)}.")
+show_frames([flying.render()], ["the flying start"], cols=1);
+
+# %% [markdown]
+# One second of throttle does not reach top speed (900): the kart is still accelerating, which
+# is what makes the first corner different from a standing start.
+#
+# To train from it later (`python -m kart_helpers.train --state FlyingStart`), keep it: set
+# `keep_flying_start = True` and run the cell. It writes `FlyingStart.state` into your user
+# folder and does **not** make it the default (`make_default=False`), so `make_env(game)` still
+# starts on the grid. To undo it, delete that file.
+
+# %%
+keep_flying_start = False  # True: save it into your user folder
+
+if keep_flying_start:
+    kept = save_start_state(flying, "FlyingStart", game, make_default=False)
+    print(f"wrote {kept}; delete that file to undo")
+else:
+    print("not saved (set keep_flying_start = True to keep it)")
+
+# %% [markdown]
+# ### What this notebook left in your user folder
+#
+# Files in your user folder take the place of the shipped ones with the same name, in every
+# later notebook and run. Here is what is there now, and which shipped file each one hides:
+
+# %%
+from kart_helpers.emulator.integration import shipped_integrations_dir, user_game_dir
+
+for mine in sorted(user_game_dir(game).iterdir()):
+    hides = (shipped_integrations_dir() / game / mine.name).exists()
+    print(f"{mine}  ({'replaces the shipped one' if hides else 'yours only'})")
 
 # %% [markdown]
 # ## What you learned
@@ -304,7 +348,7 @@ show_frames([flying.render()], ["FlyingStart"], cols=1);
 #   the clock at 0.
 # - `save_start_state` writes a gzipped snapshot into your user folder and sets
 #   `default_state` in `metadata.json`. `make_env(game)` then starts there, and `reset()`
-#   rewinds there.
+#   rewinds there. What you save there stays for every later notebook; delete a file to undo it.
 # - stable-retro ignores a state it cannot load; `read_state` and `load_state` tell you why.
 # - The real game's script is unverified. When a script fails, fix its waits or drive by hand
 #   with the widget, and save from there.
