@@ -132,15 +132,21 @@ for combo in DRIVING_ACTIONS:
 #
 # The screen is 224 × 256 × 3 bytes, and most of it does not help an agent that steers:
 # - rows 0-15 are the HUD (time, lap, speed);
-# - rows 112-223 are the whole-track map.
+# - rows 112-223 are the whole-track map;
+# - far left and right of the kart, the view shows road it cannot reach for a while.
 #
 # Each stage of the pipeline is a small wrapper, and each also exists as a plain function,
-# so we can follow one frame through all of them. First we drive into the first bend with the
-# scripted expert.
+# so we can follow one frame through all of them. We follow the settings that notebook 06
+# trains with, `PPOConfig().pipeline`: the view the agent really gets. First we drive into the
+# first bend with the scripted expert.
 
 # %%
 from kart_helpers.game.expert import Expert
 from kart_helpers.pipeline.observations import crop, max_pool, resize, to_grayscale
+from kart_helpers.train.config import PPOConfig
+
+view = PPOConfig().pipeline  # the pipeline settings of notebook 06's training
+print("rows kept:", view.crop_rows, "| columns kept:", view.crop_cols, "| resize:", view.resize)
 
 env.reset()
 expert = Expert(track=0)
@@ -151,7 +157,7 @@ for _ in range(330):
 
 screen = max_pool(previous, obs)
 stages = {"screen": screen}
-stages["crop"] = crop(stages["screen"])
+stages["crop"] = crop(stages["screen"], *view.crop_rows, *(view.crop_cols or (0, None)))
 stages["grayscale"] = to_grayscale(stages["crop"])
 stages["resize 84 × 84"] = resize(stages["grayscale"], (84, 84))
 show_frames(
@@ -162,12 +168,14 @@ show_frames(
 );
 
 # %% [markdown]
-# - **Crop** keeps rows 16-111, the driving view: the road ahead of the kart, in perspective,
-#   96 × 256 × 3.
+# - **Crop** keeps rows 16-111, the driving view: the road ahead of the kart, in perspective.
+#   Of its columns it keeps the 128 in the middle, 64 pixels each side of the kart (Practice Kart
+#   draws the kart in column 128). The road the kart can reach soon is there; the edges of the
+#   screen add pixels but little to steer by. That makes 96 × 128 × 3.
 # - **Grayscale** keeps the luma, `0.299 R + 0.587 G + 0.114 B`. Road, grass and wall stay
 #   distinct in brightness, with a third of the bytes.
 # - **Resize** averages areas down to 84 × 84, the input of the standard Atari CNN. The track
-#   edges survive: they fade instead of vanishing, as they would if we kept every third pixel.
+#   edges survive: they fade instead of vanishing, as they could if we simply dropped pixels.
 #
 # From 172,032 bytes to 7,056: **24 times smaller**, and every stage stays `uint8`.
 #
@@ -181,8 +189,9 @@ show_frames(
 
 # %%
 changed = np.count_nonzero(np.any(previous != obs, axis=-1))
+window = (*view.crop_rows, *(view.crop_cols or (0, None)))
 show_frames(
-    [crop(previous), crop(obs), crop(screen)],
+    [crop(previous, *window), crop(obs, *window), crop(screen, *window)],
     ["frame t-1", "frame t", f"max of both ({changed:,} pixels differ)"],
     cols=3,
 );
@@ -204,10 +213,9 @@ show_frames(
 from dataclasses import replace
 
 from kart_helpers.pipeline.build import wrap
-from kart_helpers.pipeline.config import PipelineConfig
 from kart_helpers.smoke import steps
 
-config = PipelineConfig(actions=DRIVING_ACTIONS, max_noops=0)
+config = replace(view, actions=DRIVING_ACTIONS, max_noops=0)
 drive = np.random.default_rng(1).integers(0, len(DRIVING_ACTIONS), size=steps(full=400, smoke=150))
 
 
@@ -242,11 +250,20 @@ print("rewards of the first steps:", [s[1] for s in plain[:12]])
 #
 # `make_kart_env` builds the whole pipeline from a `PipelineConfig`. Let the expert drive an
 # episode through it, and look at what the agent sees.
+#
+# The first line it prints is the **random start**. Each `reset()` waits a random 0 to
+# `max_noops` (30) frames with no button pressed before the agent's first step; `info["noops"]`
+# says how many. Why: from a save state the game is deterministic, so without the wait every
+# episode would begin with exactly the same frames, and an agent could learn a fixed button
+# sequence by heart instead of looking at the screen. The wait is drawn from the env's seeded
+# random generator, so `reset(seed=0)` waits the same number of frames every time. Rewards are
+# not paid during the wait. (In the settings above, `max_noops=0` turned it off, so that the
+# two replays started alike.)
 
 # %%
 from kart_helpers.pipeline.build import make_kart_env
 
-kart = make_kart_env(PipelineConfig(actions=DRIVING_ACTIONS))
+kart = make_kart_env(replace(view, actions=DRIVING_ACTIONS))
 obs, info = kart.reset(seed=0)
 print(f"random start: waited {info['noops']} frames on the grid")
 expert = Expert(track=0)
@@ -285,6 +302,10 @@ widgets.interact(show_observation, step=slider);
 # single emulator and times each one. It runs with random driving actions, and episodes reset
 # when they end. The full benchmark (`benchmarks/env_throughput.py`) runs the same functions
 # for longer, and adds vector envs; its latest results are in `benchmarks/results/`.
+#
+# The table's last column, **÷ raw**, is a row's frames per second divided by raw `env.step`'s:
+# 1.00 is as fast as the bare emulator, 0.50 half as fast. The chart below shows time instead
+# (µs per frame, shorter is faster), and labels each bar with the same ratio, "of raw speed".
 
 # %%
 from IPython.display import Markdown
@@ -294,14 +315,14 @@ from kart_helpers.pipeline.build import wrap_stock
 
 base = make_env(PRACTICE_GAME, state="Level1", use_restricted_actions=retro.Actions.ALL)
 n_steps, repeats = steps(full=300, smoke=20), steps(full=3, smoke=1)
-rows = stage_costs(base, PipelineConfig(), steps=n_steps, repeats=repeats)
+rows = stage_costs(base, view, steps=n_steps, repeats=repeats)
 rows.append(measure_env(wrap_stock(base), n_steps, repeats, label="Gymnasium's stock wrappers"))
 Markdown(format_speeds(rows))
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
 bars = ax.barh([r.label for r in rows][::-1], [r.us_per_frame for r in rows][::-1], color="tab:blue")
-ax.bar_label(bars, [f"{rows[0].frames_per_s / r.frames_per_s:.2f}× raw time" for r in rows][::-1], padding=3)
+ax.bar_label(bars, [f"{r.frames_per_s / rows[0].frames_per_s:.2f} of raw speed" for r in rows][::-1], padding=3)
 ax.set_xlim(0, 1.25 * max(r.us_per_frame for r in rows))
 ax.set_xlabel("µs per emulator frame (lower is faster)")
 ax.set_title(f"Cost of each stage (median of {repeats} run(s) of {n_steps} agent steps)")
@@ -358,9 +379,9 @@ print("in the network:", batch.dtype, tuple(batch.shape), "->", (batch.float() /
 from kart_helpers.bench.collection import measure_collection
 from kart_helpers.pipeline.vector import make_vector_env
 
-venv = make_vector_env(2, PipelineConfig(), backend="shmem", seed=0)
+venv = make_vector_env(2, view, backend="shmem", seed=0)
 obs, infos = venv.reset()
-print("observations:", obs.shape, obs.dtype, "| no-op starts per worker:", [i["noops"] for i in infos])
+print("observations:", obs.shape, obs.dtype, "| random-start wait per worker:", [i["noops"] for i in infos], "frames")
 speed = measure_collection(venv, steps=steps(full=300, smoke=20), repeats=steps(full=3, smoke=1))
 venv.close()
 print(f"2 workers: {speed.frames_per_s:,.0f} frames/s, {speed.steps_per_s:,.0f} agent steps/s")
@@ -391,9 +412,9 @@ print(f"Correct: {obs.shape}, {obs.nbytes:,} bytes: {obs.nbytes / stack.nbytes:.
 # - stable-retro's action modes: `ALL` passes every button, `FILTERED` (the default) silently
 #   drops START and conflicting presses, and `DISCRETE` has 468 actions. `ButtonCombos` gives a
 #   small set of driving combos instead.
-# - The pipeline: crop away the HUD and map, grayscale, area-average to 84 × 84, skip 4 frames
-#   with max-pooling, stack 4 steps. It is 24 times smaller than the screen, and `uint8` all
-#   the way.
+# - The pipeline: crop away the HUD, the map and the sides of the view, grayscale,
+#   area-average to 84 × 84, skip 4 frames with max-pooling, stack 4 steps. It is 24 times
+#   smaller than the screen, and `uint8` all the way.
 # - Frame skip sums the per-frame Lua rewards and checks `done` on every frame. The fast path
 #   gives the same rewards, flags and observations as the plain loop.
 # - The emulator dominates the cost. A careful pipeline runs at about the speed of raw
