@@ -70,6 +70,27 @@ print("shipped integrations:", shipped_integrations_dir())
 print("your files go to:    ", user_integrations_dir())
 
 # %% [markdown]
+# stable-retro looks every file up in your user folder first, and in the shipped folder only
+# when it is not there. So a file in your user folder **takes the place of** the shipped file
+# with the same name, in every notebook and every run, until you delete it. The course puts
+# these there: your ROM (notebook 01), your start states and the default state named in
+# `metadata.json` (notebook 03), and any `data.json` or scenario you choose to keep (notebooks
+# 02 and 04). Each notebook that writes there says so, and how to undo it. Here is what your
+# user folder holds now:
+
+# %%
+user, shipped = user_integrations_dir(), shipped_integrations_dir()
+mine = sorted(p.relative_to(user) for p in user.rglob("*") if p.is_file())
+for name in mine:
+    print(f"{name}: {'replaces the shipped one' if (shipped / name).is_file() else 'yours only'}")
+print(f"{len(mine)} file(s) of yours" if mine else "nothing yet: every file comes from the shipped folder")
+
+# %% [markdown]
+# If a later notebook behaves differently from what its text says, look here first. To undo one
+# file, delete it. To start afresh, delete the whole folder (your imported ROM goes with it):
+# `shutil.rmtree(user_integrations_dir())`.
+
+# %% [markdown]
 # ## 3. The course map
 #
 # | # | notebook | you learn |
