@@ -33,8 +33,8 @@ GITHUB_URL = re.compile(r"https://github\.com/(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*
 BADGE = re.compile(
     r"https://colab\.research\.google\.com/github/[^/\s)\"]+/[^/\s)\"]+/blob/[^/\s)\"]+/notebooks/(?P<stem>[\w.-]+)\.ipynb"
 )
-# Stops at a quote, and at the backslash before an escaped quote in an .ipynb's JSON.
-PIP_INSTALL = re.compile(r"git\+https://github\.com/[^\s\"'@#\\]+")
+# An install of OWNER/NAME (it stops at the quote, or at the backslash before one in an .ipynb's JSON).
+PIP_INSTALL = re.compile(r"git\+https://github\.com/[A-Za-z0-9-]+/[A-Za-z0-9._-]+")
 
 
 class RepoUrlError(ValueError):
