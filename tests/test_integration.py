@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 import stable_retro as retro
@@ -118,3 +119,19 @@ def test_games_bundled_with_stable_retro_go_through_make_env(user_dir):
     frame, _ = env.reset()
     assert frame.shape == (224, 320, 3)
     assert make_env() is not env, "making our game closes Airstriker first"
+
+
+def test_gitignore_keeps_learner_roms_and_states_out_but_the_shipped_ones_in():
+    root = shipped_integrations_dir().parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0
+
+    for path in ("integrations/MarioKart-Snes/rom.sfc", "my_rom.smc", "notebooks/Level1.state", "x/rom.sfc"):
+        assert ignored(path), f"{path} should be ignored"
+    for path in ("integrations/PracticeKart-Snes/rom.sfc", "integrations/PracticeKart-Snes/Level1.state"):
+        assert not ignored(path), f"{path} ships with the course and must stay tracked"
+    tracked = subprocess.run(["git", "ls-files", "-ci", "--exclude-standard"], cwd=root, capture_output=True, text=True)
+    assert tracked.stdout == "", f"tracked files that .gitignore now hides: {tracked.stdout}"

@@ -202,6 +202,15 @@ def test_zip_without_the_rom_lists_its_members(user_dir):
     assert not (user_dir / REAL_GAME / "rom.sfc").exists()
 
 
+def test_a_zip_of_thousands_of_files_gives_a_short_message(user_dir):
+    message = refusal(make_zip({f"notes/{k:04d}.txt": b"not a rom\n" for k in range(3000)}))
+    assert "None of the 3000 files from the data you passed" in message
+    assert message.count("\n    - ") == importer.MAX_LISTED, "only the first files are described"
+    assert f"... and {3000 - importer.MAX_LISTED:,} more files, not shown" in message
+    assert len(message.splitlines()) < 3 * importer.MAX_LISTED + 10
+    assert "Nothing was written." in message and not (user_dir / REAL_GAME / "rom.sfc").exists()
+
+
 def test_empty_zip_is_named(user_dir):
     assert "is an empty zip archive" in refusal(make_zip({}))
 

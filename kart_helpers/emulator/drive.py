@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -12,14 +13,28 @@ import numpy as np
 from kart_helpers.emulator.buttons import ButtonScript, action_for, as_steps
 from kart_helpers.emulator.env import POWER_ON, open_env
 
-Driver = str | Sequence[tuple] | Callable[[dict], str]
+Driver = str | Sequence[tuple] | Callable[[dict], str] | Callable[[dict, Any], str]
 """What presses the buttons: ``"B+LEFT"`` held every frame, a button script
 ``[("B", 60), ("", 10, "coast")]`` (see ``kart_helpers.emulator.states``), or a function of the
-last ``info`` dict that returns the buttons (e.g. ``Expert(0).buttons``)."""
+last ``info`` dict that returns the buttons (e.g. ``Expert(0).buttons``). A function with two
+parameters, ``(info, env)``, also gets the env: for a new game ``info`` is empty until its
+data.json names variables, so read RAM yourself (``env.unwrapped.get_ram()``, or
+``MemoryMap.from_env(env).read(env)``)."""
 
 
 Policy = Callable[[dict[str, int]], str]
 """A driver function: the last ``info`` in, the buttons to hold out."""
+
+
+def wants_env(driver: Callable[..., str]) -> bool:
+    """True when a driver function takes the env too: two required positional parameters, or one named ``env``."""
+    try:
+        parameters = inspect.signature(driver).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    return len(required) >= 2 or any(p.name == "env" for p in positional)
 
 
 def _button_stream(driver: Driver, frames: int | None) -> tuple[Iterator[Any], int]:
@@ -62,10 +77,11 @@ def frames_of(env: Any, driver: Driver, frames: int | None = None) -> Iterator[F
     """
     game = env.unwrapped
     stream, n = _button_stream(driver, frames)
+    with_env = callable(driver) and wants_env(driver)
     info = dict(game.data.lookup_all())  # reset() returns an empty info dict
     actions: dict[str, np.ndarray] = {}  # one array per combo, not one per frame
     for source in itertools.islice(stream, n):
-        buttons = source(info) if callable(source) else source
+        buttons = (source(info, env) if with_env else source(info)) if callable(source) else source
         if buttons not in actions:
             actions[buttons] = action_for(buttons, game.buttons)
         screen, reward, terminated, _, info = env.step(actions[buttons])

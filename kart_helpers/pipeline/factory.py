@@ -11,7 +11,12 @@ from typing import Any
 
 import gymnasium as gym
 
-from kart_helpers.emulator.integration import USER_DIR_VARIABLE, user_integrations_dir
+from kart_helpers.emulator.integration import (
+    EXTRA_DIRS_VARIABLE,
+    USER_DIR_VARIABLE,
+    extra_integration_dirs,
+    user_integrations_dir,
+)
 from kart_helpers.pipeline.build import make_kart_env
 from kart_helpers.pipeline.config import PipelineConfig
 
@@ -21,8 +26,9 @@ class KartEnvFactory:
     """Builds one pipeline env inside a worker process. Picklable; call it to get the env.
 
     Attributes are copied into the worker, so the worker needs nothing from the parent's
-    memory: it points ``KART_INTEGRATIONS`` at ``user_dir``, registers the integration
-    folders (``make_env`` does) and makes the env.
+    memory (a ``spawn``/``forkserver`` worker or a Ray actor has none of it): it points
+    ``KART_INTEGRATIONS`` at ``user_dir`` and ``KART_EXTRA_INTEGRATIONS`` at ``extra_dirs``,
+    registers the integration folders (``make_env`` does) and makes the env.
     """
 
     config: PipelineConfig = field(default_factory=PipelineConfig)
@@ -34,6 +40,8 @@ class KartEnvFactory:
     resets continue that RNG, so a worker's episodes are reproducible whoever resets it."""
     user_dir: str = field(default_factory=lambda: str(user_integrations_dir()))
     """Your user integration folder (imported ROM, states), as an absolute path."""
+    extra_dirs: tuple[str, ...] = field(default_factory=lambda: tuple(map(str, extra_integration_dirs())))
+    """Your own integration folders (``add_integration_dir``), as absolute paths."""
     error_dir: str | None = None
     """Where the worker writes its error before it dies, for the parent's message."""
 
@@ -57,6 +65,7 @@ class KartEnvFactory:
 
     def __call__(self) -> gym.Env:
         os.environ[USER_DIR_VARIABLE] = self.user_dir
+        os.environ[EXTRA_DIRS_VARIABLE] = os.pathsep.join(self.extra_dirs)
         try:
             env = self.build()
             if self.seed is not None:
