@@ -373,14 +373,21 @@ bonus_run = check_speed_bonus(my_term, expert_trace)
 print(f"Correct: +{bonus_run.components['speed_bonus'].sum():.0f} over the expert's race.")
 
 # %% [markdown]
-# The check wrote nothing. To use your term in training, write the scenario into your user
+# The check wrote nothing. To use your term later, write the scenario into your user
 # folder: `write_scenario` checks it again, then writes `speed_bonus.json` and `speed_bonus.lua`.
+#
+# **This cell writes two files into your user folder**, and they stay there. They have names of
+# their own, so the shipped `scenario.json` still scores every later notebook and run; only
+# `make_env(game, scenario="speed_bonus")` uses them.
+# To undo it, delete the two files the cell prints.
 
 # %%
 from kart_helpers.scenario.authoring import add_reward_term, write_scenario
 
 path = write_scenario(game, "speed_bonus", add_reward_term(SCRIPT, "speed_bonus", my_term))
-print(f"wrote {path}; use it with make_env(game, scenario='speed_bonus').")
+for written in sorted(path.parent.glob("speed_bonus.*")):
+    print("wrote", written)
+print("use it with make_env(game, scenario='speed_bonus'); delete both files to undo.")
 
 # %% [markdown]
 # ## What you learned
