@@ -21,6 +21,7 @@ Episode collection (``n_episode``: tests and evaluation) is Tianshou's own loop.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,10 @@ class LeanCollector(TimedCollector):
     def __init__(self, algorithm: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(algorithm, *args, **kwargs)
         self.critic: torch.nn.Module = algorithm.critic
+        self.forward_s = 0.0
+        """Seconds spent in the policy's forward passes (of ``collect_s``)."""
+        self.env_s = 0.0
+        """Seconds spent waiting for the emulator workers to step and reset (of ``collect_s``)."""
 
     @torch.no_grad()
     def _act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,8 +77,12 @@ class LeanCollector(TimedCollector):
         stats = CollectStats()
         steps = 0
         while steps < n_step:
+            start = time.perf_counter()
             act, values, logp = self._act(obs)
+            stepped = time.perf_counter()
             obs_next, rew, terminated, truncated, info = self.env.step(act, env_ids)
+            self.forward_s += stepped - start
+            self.env_s += time.perf_counter() - stepped
             done = np.logical_or(terminated, truncated)
             step = Batch(
                 obs=obs,
@@ -90,7 +99,9 @@ class LeanCollector(TimedCollector):
             if done.any():
                 self._episodes_done(done, ep_return, ep_len, step, info, stats)
                 finished = np.flatnonzero(done)
+                start = time.perf_counter()
                 obs[finished], reset_info = self.env.reset(env_id=finished, **(gym_reset_kwargs or {}))
+                self.env_s += time.perf_counter() - start
                 info = np.array(info, dtype=object)
                 info[finished] = list(reset_info)
         stats.n_collected_steps = steps
