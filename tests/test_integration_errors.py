@@ -18,6 +18,7 @@ from kart_helpers.emulator import preflight
 from kart_helpers.emulator.env import close_live_env, make_env
 from kart_helpers.emulator.integration import (
     USER_DIR_VARIABLE,
+    IntegrationError,
     ShippedFolderError,
     game_dir,
     shipped_integrations_dir,
@@ -155,6 +156,22 @@ def test_misspelt_function_is_named_not_a_nil_call(user):
     assert f"{user / 'scenario.json'}:{line_in(user / 'scenario.json', 'kart_rewad')}" in message
     assert "names kart_rewad(), but no script defines a global function kart_rewad" in message
     assert "globals the scripts define:" in message and "kart_done, kart_reward" in message
+
+
+def test_a_scenario_given_as_a_path_is_checked_too(user, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "fast.json").write_text('{"reward": {"script": "lua:fast"}, "scripts": ["fast.lua"]}')
+    (scratch / "fast.lua").write_text("function fast()\n  return data.sped\nend\n")
+    before = hashes(scratch, shipped_integrations_dir())
+    with pytest.raises(IntegrationFileError) as err:
+        make_env(PRACTICE_GAME, scenario=str(scratch / "fast.json"))
+    assert f"{scratch / 'fast.lua'}:2: error: reads data.sped, but data.json has no variable 'sped'" in str(err.value)
+    assert hashes(scratch, shipped_integrations_dir()) == before
+    with pytest.raises(
+        IntegrationError, match=r"missing\.json is not a file .*takes a name ending in \.json as a path"
+    ):
+        make_env(PRACTICE_GAME, scenario=str(scratch / "missing.json"))
 
 
 def test_broken_json_under_python_O_is_an_error_not_a_dead_env(user):

@@ -25,7 +25,7 @@ from typing import Any
 
 import stable_retro as retro
 
-from kart_helpers.emulator.integration import find_file, game_system, integration_dirs, shipped_integrations_dir
+from kart_helpers.emulator.integration import IntegrationError, find_file, game_system, shipped_integrations_dir
 from kart_helpers.problems import Problem
 from kart_helpers.ram.data_json_check import located, variable_problems
 from kart_helpers.ram.memory_map import MemoryMap, byte_order_of
@@ -48,17 +48,27 @@ class IntegrationFileError(ValueError):
         super().__init__("\n".join(lines + ([advice] if advice else [])))
 
 
-def integration_file(game: str, name: str) -> Path | None:
-    """The file stable-retro will load for ``game`` (``name`` a file name, or a path ending in
-    ``.json``, which stable-retro takes as a path), or None."""
-    if name.endswith(".json") and ("/" in name or Path(name).is_file()):
-        return Path(name)
-    return find_file(game, name)
+def integration_file(game: str, name: str | None, default: str) -> Path | None:
+    """The file stable-retro will load for ``game``: ``name`` is a file's stem (``"data"``), or,
+    ending in ``.json``, a path, as stable-retro takes it; None when there is none.
+
+    Raises:
+        IntegrationError: a path that is not a file (stable-retro would fail vaguely).
+    """
+    if name and name.endswith(".json"):
+        path = Path(name)
+        if not path.is_file():
+            raise IntegrationError(
+                f"{path} is not a file (looked in {Path.cwd()}): make_env takes a name ending in .json as a path; "
+                "give the name without .json for a file of the game's integration folder"
+            )
+        return path
+    return find_file(game, f"{name or default}.json")
 
 
 def _ours(path: Path | None) -> bool:
-    """True for a file in one of our folders (not one that ships with stable-retro)."""
-    return path is not None and any(path.resolve().is_relative_to(folder) for folder in integration_dirs())
+    """True for a file the learner may have written: anything but stable-retro's own game files."""
+    return path is not None and not path.resolve().is_relative_to(Path(retro.data.path()).resolve())
 
 
 def _digest(paths: Sequence[Path]) -> tuple:
@@ -99,10 +109,8 @@ def check_files(game: str, scenario: str | None = None, info: str | None = None)
     Raises:
         IntegrationFileError: naming each problem's file and line, with its fix.
     """
-    data_path = integration_file(game, info if info and info.endswith(".json") else f"{info or 'data'}.json")
-    scenario_path = integration_file(
-        game, scenario if scenario and scenario.endswith(".json") else f"{scenario or 'scenario'}.json"
-    )
+    data_path = integration_file(game, info, "data")
+    scenario_path = integration_file(game, scenario, "scenario")
     if not (_ours(data_path) or _ours(scenario_path)):
         return None
     files = [p for p in (data_path, scenario_path) if p is not None]
