@@ -147,9 +147,13 @@ def vector_env_from_factories(
         return KartRayVectorEnv(factories, **backend_kwargs)
     cls = KartShmemVectorEnv if backend == "shmem" else KartSubprocVectorEnv
     error_dir = tempfile.mkdtemp(prefix="kart_workers_")
-    # The workers write their last error here (see KartEnvFactory.report).
-    factories = [_with_error_dir(f, error_dir) for f in factories]
-    return cls(factories, error_dir=error_dir, **backend_kwargs)
+    try:
+        # The workers write their last error here (see KartEnvFactory.report).
+        factories = [_with_error_dir(f, error_dir) for f in factories]
+        return cls(factories, error_dir=error_dir, **backend_kwargs)
+    except BaseException:  # e.g. a bad backend keyword, before the env could own (and remove) the folder
+        shutil.rmtree(error_dir, ignore_errors=True)
+        raise
 
 
 def _with_error_dir(factory: KartEnvFactory, error_dir: str) -> KartEnvFactory:
