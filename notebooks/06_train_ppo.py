@@ -144,7 +144,8 @@ print("\naction probabilities of a fresh network:", probs.numpy().round(3))
 from kart_helpers.game.constants import par_lap_frames
 from kart_helpers.train import train
 
-result = train(config, live_plot="auto", par_lap_frames=par_lap_frames(GAME, config.state))
+# overwrite=True: running this cell again moves the previous run aside (runs/06_ppo.old-<date>-<time>)
+result = train(config, live_plot="auto", par_lap_frames=par_lap_frames(GAME, config.state), overwrite=True)
 print(f"{result.counters['env_step']} steps in {result.timing['wall_s']:.0f} s "
       f"({result.timing['steps_per_s']:.0f} steps/s); collecting {result.timing['collect_s']:.0f} s, "
       f"updating {result.timing['update_s']:.0f} s")  # fmt: skip

@@ -156,7 +156,7 @@ def test_checkpoint_loads_with_weights_only(run):
 def test_resume_restores_everything_exactly(run, tmp_path):
     config, result, _ = run
     saved = load_checkpoint(result.last)
-    trainer = Trainer(config.replace(total_steps=256, log_dir=str(tmp_path / "resumed")), resume=result.last)
+    trainer = Trainer(config.replace(total_steps=256, log_dir=str(tmp_path / "setup_only")), resume=result.last)
     trainer.setup()
     try:
         state = trainer.algo.state_dict()
@@ -212,8 +212,9 @@ def test_bad_checkpoints_give_clear_errors(run, tmp_path):
         load_checkpoint(truncated)
     unsafe = tmp_path / "unsafe.pt"
     torch.save({"format": FORMAT, "obj": unsafe}, unsafe)  # a PosixPath: not a plain value
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match=r"not a checkpoint of this course.*pathlib\.PosixPath") as refused:
         load_checkpoint(unsafe)
+    assert "weights_only" not in str(refused.value) and refused.value.__cause__ is None  # never torch's advice
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
     with pytest.raises(CheckpointError, match="not a kart-ppo"):
@@ -290,7 +291,7 @@ def test_a_stall_becomes_a_retry_start_just_before_the_trouble():
                 break
         assert truncated and info["stalled"] and 0 < info["progress_frame"] < info["ep_frames"]
         stalled_at = (info["x"], info["y"])
-        assert env.retries_added == 1 and len(env.get_wrapper_attr("retries")) == 1
+        assert env.get_wrapper_attr("retries_added") == 1 and len(env.get_wrapper_attr("retries")) == 1
         _, info = env.reset()
         assert info["start_index"] == 0 and info["grid_start"] is False  # the retry, the only start
         assert not info["stalled"] and info["laps"] >= 127  # a race in progress, not the menu
@@ -325,3 +326,39 @@ def test_spread_starts_begin_along_the_track_and_pay_nothing_for_the_jump():
             assert info["laps"] == 127  # on the grid, before the line
     finally:
         grid.close()
+
+
+def test_a_failed_setup_closes_the_envs_and_lets_go_of_the_folder(tmp_path, monkeypatch):
+    import glob
+    import os
+    import tempfile
+
+    import kart_helpers.train.trainer as trainer_module
+
+    def workers() -> set[str]:
+        return set(glob.glob(os.path.join(tempfile.gettempdir(), "kart_workers_*")))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken network")
+
+    before = workers()
+    monkeypatch.setattr(trainer_module, "build_algorithm", broken)  # fails after the envs started
+    with pytest.raises(RuntimeError, match="broken network"):
+        train(tiny(tmp_path), progress=False)
+    assert workers() == before and not (tmp_path / "run" / "run.lock").exists()
+
+
+def test_env_workers_leave_ctrl_c_to_the_trainer():
+    import os
+    import signal
+
+    from kart_helpers.train.envs import make_train_venv
+
+    venv = make_train_venv(PPOConfig(**TINY).replace(spread_starts=0))
+    try:
+        venv.reset()
+        os.kill(venv.workers[0].process.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches every process
+        obs, *_ = venv.step(np.zeros(1, dtype=int))  # the worker is alive, and steps on
+        assert obs.shape == (1, 4, 84, 84)
+    finally:
+        venv.close()

@@ -13,12 +13,15 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from kart_helpers.train.checkpoints import CheckpointError, load_checkpoint
-from kart_helpers.train.config import PPOConfig, cpu_profile, field_docs, gpu_profile
+from kart_helpers.train.config import ConfigError, PPOConfig, cpu_profile, field_docs, gpu_profile
+from kart_helpers.train.run_folder import RunFolderError
 from kart_helpers.train.trainer import Trainer, TrainResult, load_policy, train
 
 __all__ = [
     "CheckpointError",
+    "ConfigError",
     "PPOConfig",
+    "RunFolderError",
     "TrainResult",
     "Trainer",
     "cpu_profile",

@@ -10,15 +10,21 @@ with ``torch.load(weights_only=True)``, which cannot run code hidden in a file:
 - ``schedulers``: the LR schedulers' step counts (Tianshou does not save them);
 - ``counters``: ``epoch``, ``env_step``, ``update_step``, ``gradient_step``;
 - ``history``: one dict per finished training episode (return, laps, lap times) and per update;
-- ``rng``: torch's random state; ``best_score``; ``reason`` (``epoch``, ``best``, ``interrupted``).
+- ``rng``: the random states of torch, numpy and Python; ``envs``: each env's episode so far
+  (:class:`~kart_helpers.train.envs.EpisodeLog`); ``buffer``: the replay buffer's running
+  episode statistics; these three make a resume exact;
+- ``best_score``; ``reason`` (``epoch``, ``best``, ``interrupted``).
 
-A run folder holds ``checkpoints/epoch_0003.pt`` (every epoch), ``last.pt`` (the newest,
-also written on Ctrl-C) and ``best.pt`` (the best policy so far).
+A run folder holds ``checkpoints/epoch_0003.pt`` (the newest ``keep_epochs`` epochs), ``last.pt``
+(the newest, also written on Ctrl-C) and ``best.pt`` (the best policy so far). Every file is
+written atomically: a failed save leaves the previous file as it was, and no ``.tmp`` behind.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +46,7 @@ def plain(value: Any) -> Any:
     """``value`` with numpy scalars and arrays turned into Python values and tensors, so that
     ``torch.load(weights_only=True)`` accepts it (the LR scheduler, for one, leaves a
     ``numpy.float64`` learning rate in the optimizer state)."""
-    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str):
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str, bytes):
         return value
     if isinstance(value, np.generic):
         return value.item()
@@ -48,22 +54,55 @@ def plain(value: Any) -> Any:
         return torch.from_numpy(value.copy())
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
+    if isinstance(value, (list, tuple)):  # subclasses too (a KartDefault tuple) as the plain type
+        return (list if isinstance(value, list) else tuple)(plain(v) for v in value)
     if isinstance(value, (bool, int, float, str)):  # subclasses
         return type(value).__mro__[-2](value)
     raise TypeError(f"a checkpoint can hold only tensors and plain values, not {type(value).__name__}")
 
 
-def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write ``payload`` atomically (a temporary file, then a rename), so an interrupt never
-    leaves half a file where a good checkpoint was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _atomic_write(path: Path, write: Any) -> Path:
+    """``write(tmp)``, then rename ``tmp`` over ``path``: an interrupt or a full disk never leaves
+    half a file where a good one was, nor the ``.tmp``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(plain({"format": FORMAT, **payload}), tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if not isinstance(err, Exception):  # KeyboardInterrupt and the like: as they are
+            raise
+        lines = str(err).strip().splitlines()
+        reason = getattr(err, "strerror", None) or (lines[0] if lines else type(err).__name__)
+        raise CheckpointError(
+            f"could not write {path}: {reason}. The previous {path.name}, if any, is "
+            "unchanged; free some disk space (df -h) or check the folder's permissions, then resume."
+        ) from None
     return path
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write ``payload`` atomically (see :func:`_atomic_write`).
+
+    Raises:
+        CheckpointError: the file could not be written (disk full, no permission).
+    """
+    data = plain({"format": FORMAT, **payload})
+    return _atomic_write(Path(path), lambda tmp: torch.save(data, tmp))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a text file of the run folder (``history.json``, ``config.json``) atomically."""
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def prune_epochs(log_dir: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` epoch checkpoints (0: keep all); returns those deleted."""
+    old = list_checkpoints(log_dir)[:-keep] if keep > 0 else []
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
 
 
 def resolve(path_or_run: str | Path) -> Path:
@@ -95,11 +134,20 @@ def load_checkpoint(path_or_run: str | Path, map_location: str | torch.device = 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # a corrupt file raises almost anything from the unpickler
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        # torch's own message advises weights_only=False, which would run any code the file holds:
+        # never pass it on (hence "from None", and only our words below).
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if isinstance(err, pickle.UnpicklingError) and found:
+            raise CheckpointError(
+                f"{path} is not a checkpoint of this course: it holds a Python object ({found[1]}) that the "
+                "safe loader refuses, and kart_helpers.train writes only tensors and plain values. Use a "
+                "checkpoint from a run folder (checkpoints/last.pt, best.pt, epoch_*.pt)."
+            ) from None
+        kind = "it is no checkpoint file" if isinstance(err, pickle.UnpicklingError) else type(err).__name__
         raise CheckpointError(
-            f"{path} is not a readable checkpoint ({type(err).__name__}: {first}). It may be truncated "
-            "or corrupt: use another one (checkpoints/epoch_*.pt, best.pt) or train again."
-        ) from err
+            f"{path} is not a readable checkpoint ({kind}). It may be truncated or corrupt: use another "
+            "one (checkpoints/epoch_*.pt, best.pt) or train again."
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(

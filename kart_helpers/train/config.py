@@ -10,22 +10,44 @@ docstring, and every field, nested ones too, is a command-line flag of ``python 
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
 import dataclasses
 import inspect
 import itertools
 import math
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 
 from kart_helpers.pipeline.config import PipelineConfig
+from kart_helpers.pipeline.vector import BACKENDS
 
 KART_VIEW = (64, 192)
 """The 128 screen columns centred on the kart (Practice Kart keeps it in column 128). Before the
 resize to 84 x 84, 128 columns shrink 1.5x sideways instead of 3x, so the kart's heading and the
 road's edges stay visible (measured on Practice Ring: see benchmarks/results/learning.md)."""
+
+
+class ConfigError(ValueError):
+    """A setting of a :class:`PPOConfig` is out of range; the message names each bad setting."""
+
+
+_DEFER_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("defer_checks", default=False)
+
+
+@contextlib.contextmanager
+def deferred_checks() -> Iterator[None]:
+    """Build PPOConfigs without :meth:`PPOConfig.validate` inside this block: the command line
+    parses first and then reports every bad setting on one line of its own."""
+    token = _DEFER_CHECKS.set(True)
+    try:
+        yield
+    finally:
+        _DEFER_CHECKS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -123,14 +145,24 @@ class PPOConfig:
     (0.97 -> 0.59 s per update of 512 steps on a 2-core EPYC); slower on CPUs without them (see
     :func:`bf16_fast`). Off by default: its learning effect is not yet measured over seeds."""
     log_dir: str = "runs/ppo"
-    """Folder of this run: TensorBoard logs, ``checkpoints/`` and ``history.json``."""
+    """Folder of this run: TensorBoard logs, ``checkpoints/`` and ``history.json``. Training into a
+    folder that holds another run is refused unless you resume it or ask to move it aside."""
+    keep_epochs: int = 3
+    """Keep only the newest this many ``checkpoints/epoch_*.pt`` (0: keep every epoch; each is
+    about 20 MB). ``last.pt`` and ``best.pt`` are always kept."""
 
     def __post_init__(self) -> None:
-        for name in ("n_envs", "rollout", "epochs", "minibatch", "total_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.backend == "dummy" and self.n_envs != 1:
-            raise ValueError("backend='dummy' runs one env in this process: use n_envs=1 or backend='shmem'")
+        if not _DEFER_CHECKS.get():
+            self.validate()
+
+    def validate(self) -> None:
+        """Check every setting; raise :class:`ConfigError` naming each bad one on one line.
+
+        Runs on construction (and so on ``replace`` and ``from_dict``), before any emulator starts.
+        """
+        problems = _problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     @property
     def game(self) -> str:
@@ -212,6 +244,63 @@ class PPOConfig:
             if values:
                 own[part] = dataclasses.replace(own.get(part, getattr(self, part)), **values)
         return dataclasses.replace(self, **own)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _problems(c: PPOConfig) -> list[str]:
+    """One short sentence per bad setting of ``c`` (its pipeline and starts included)."""
+    out: list[str] = []
+    values = flat_settings(c)
+
+    def need(ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            out.append(f"{name} must be {rule}, got {values[name]!r}")
+
+    for name in ("n_envs", "rollout", "epochs", "minibatch", "total_steps", "epoch_steps"):
+        value = getattr(c, name)
+        need(isinstance(value, int) and not isinstance(value, bool) and value >= 1, name, "a whole number >= 1")
+    for name in ("stall_frames", "test_episodes", "torch_threads", "keep_epochs", "seed"):
+        value = getattr(c, name)
+        need(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, "a whole number >= 0")
+    need(_number(c.lr) and c.lr > 0, "lr", "a number > 0")
+    need(_number(c.gamma) and 0 < c.gamma <= 1, "gamma", "in (0, 1]")
+    need(_number(c.gae_lambda) and 0 <= c.gae_lambda <= 1, "gae_lambda", "in [0, 1]")
+    need(_number(c.clip) and c.clip > 0, "clip", "a number > 0")
+    for name in ("vf_coef", "ent_coef"):
+        need(_number(getattr(c, name)) and getattr(c, name) >= 0, name, "a number >= 0")
+    need(_number(c.max_grad_norm) and c.max_grad_norm > 0, "max_grad_norm", "a number > 0")
+    need(_number(c.reward_scale) and c.reward_scale > 0, "reward_scale", "a number > 0")
+    need(c.seed < 2**32 if isinstance(c.seed, int) else True, "seed", "below 2**32 (numpy's limit)")
+    device = str(c.device)
+    need(
+        device in DEVICES or (device.startswith("cuda:") and device[5:].isdigit()),
+        "device",
+        "auto, cpu, cuda or cuda:N",
+    )
+    need(c.backend in BACKENDS, "backend", "one of " + ", ".join(BACKENDS))
+    if c.backend == "dummy" and c.n_envs != 1:
+        out.append("backend='dummy' runs one env in this process: use n_envs=1 or backend='shmem'")
+    need(isinstance(c.log_dir, str) and c.log_dir.strip() != "", "log_dir", "a folder name")
+    s, p = c.starts, c.pipeline
+    need(isinstance(s.spread_starts, int) and s.spread_starts >= 0, "spread_starts", "a whole number >= 0")
+    need(isinstance(s.spread_frames, int) and s.spread_frames >= 1, "spread_frames", "a whole number >= 1")
+    need(_number(s.grid_start_prob) and 0 <= s.grid_start_prob <= 1, "grid_start_prob", "in [0, 1]")
+    need(isinstance(s.retry_starts, int) and s.retry_starts >= 0, "retry_starts", "a whole number >= 0")
+    if s.retry_starts and not c.stall_frames:
+        out.append("retry_starts needs stall_frames > 0 (a retry start is taken where an episode stalled)")
+    need(isinstance(p.max_noops, int) and p.max_noops >= 0, "max_noops", "a whole number >= 0")
+    frames = p.max_episode_frames
+    need(frames is None or (isinstance(frames, int) and frames >= 1), "max_episode_frames", "a whole number >= 1")
+    clip = p.reward_clip
+    need(clip is None or (_number(clip) and clip > 0), "reward_clip", "a number > 0")
+    need(p.resize is None or all(isinstance(v, int) and v >= 1 for v in p.resize), "resize", "(height, width) >= 1")
+    return out
 
 
 _LEGACY_PIPELINE = {"game", "state", "actions", "view_width", "frame_skip", "frame_stack", "max_episode_frames"}

@@ -1,14 +1,18 @@
 """The training envs: the course pipeline plus race bookkeeping that PPO's collector can read.
 
-:class:`RaceStats` sits outside the pipeline env. It scales the reward for PPO and adds
-fixed-size race facts to every ``info`` (fixed size, because Tianshou stacks the infos of
-all envs into arrays): laps completed, the race clock at each lap's end, and the episode's
-unscaled return. :class:`LapClock` turns the RAM counters ``laps`` and ``current_frame`` into
-lap times; :mod:`kart_helpers.evaluate` uses it too.
+:class:`EpisodeLog`, outermost, lets a resumed run pick up every env mid-episode exactly where
+the interrupted run left it (see its docs). :class:`RaceStats` sits outside the pipeline env.
+It scales the reward for PPO and adds fixed-size race facts to every ``info`` (fixed size,
+because Tianshou stacks the infos of all envs into arrays): laps completed, the race clock at
+each lap's end, and the episode's unscaled return. :class:`LapClock` turns the RAM counters
+``laps`` and ``current_frame`` into lap times; :mod:`kart_helpers.evaluate` uses it too.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +95,119 @@ class RaceStats(gym.Wrapper):
         return obs, float(reward) * self.reward_scale, terminated, truncated, self._facts(info)
 
 
+RESUME_OPTION = "kart_resume"
+"""The ``reset(options=...)`` key of :class:`EpisodeLog`'s two requests."""
+
+
+class ReplayError(RuntimeError):
+    """A saved episode did not replay as it was recorded (another ROM, state or code version)."""
+
+
+class EpisodeLog(gym.Wrapper):
+    """Remember how the current episode began and every action since, so that a new process can
+    replay it bit for bit: the way a resumed run puts each env back where the interrupted one was.
+
+    An episode is a pure function of the random generators' states at its reset and of the
+    actions since: the emulator, the reward script and every wrapper replay it exactly. So
+    neither the emulator's nor the Lua script's state needs saving (the script's globals cannot
+    be read out at all), only the episode: ``rng`` (the state of every numpy generator in the
+    wrapper stack just before the reset), ``seed`` (the reset's seed), ``retries``
+    (:class:`SpreadStarts`' retry snapshots, which change only between episodes) and ``actions``.
+    Replaying costs one episode's steps at most (a few seconds).
+
+    Both requests travel as ``reset(options={RESUME_OPTION: ...})``, the one call that every
+    vector-env backend hands its workers unchanged:
+
+    - ``"get"``: returns the last observation and ``info["kart_episode"]``; the env is untouched;
+    - an episode dict: replays it and returns the observation and info of its last step.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._episode: dict[str, Any] = {"rng": {}, "seed": None, "retries": [], "actions": []}
+        self._last: tuple[Any, dict[str, Any]] | None = None
+
+    def _layers(self) -> Iterator[Any]:
+        layer: Any = self.env
+        while True:
+            yield layer
+            if not isinstance(layer, gym.Wrapper):
+                return
+            layer = layer.env
+
+    def _generators(self) -> dict[str, np.random.Generator]:
+        """Every numpy generator in the stack (the base env's ``_np_random``, SpreadStarts' ``_rng``)."""
+        return {
+            f"{depth}.{name}": value
+            for depth, layer in enumerate(self._layers())
+            for name, value in vars(layer).items()
+            if isinstance(value, np.random.Generator)
+        }
+
+    def _spread(self) -> SpreadStarts | None:
+        return next((layer for layer in self._layers() if isinstance(layer, SpreadStarts)), None)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        request = (options or {}).get(RESUME_OPTION)
+        if isinstance(request, str) and request == "get":
+            if self._last is None:
+                raise ReplayError("no episode to save yet: reset the env first")
+            return self._last[0], {**self._last[1], "kart_episode": self.episode()}
+        if isinstance(request, dict):
+            return self._replay(request)
+        spread = self._spread()
+        self._episode = {
+            "rng": {k: g.bit_generator.state for k, g in self._generators().items()},
+            "seed": seed,
+            "retries": list(spread.retries) if spread is not None else [],
+            "actions": [],
+        }
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._last = (obs, info)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._episode["actions"].append(int(action))
+        self._last = (obs, info)
+        return obs, float(reward), terminated, truncated, info
+
+    def episode(self) -> dict[str, Any]:
+        """The current episode: how it began and its actions (plain values, for a checkpoint)."""
+        return {**self._episode, "actions": list(self._episode["actions"]), "rng": dict(self._episode["rng"])}
+
+    def _replay(self, episode: dict[str, Any]) -> tuple[Any, dict]:
+        generators = self._generators()
+        if set(generators) != set(episode["rng"]):
+            raise ReplayError(f"the saved episode's generators {sorted(episode['rng'])} are not this env's")
+        for key, state in episode["rng"].items():
+            generators[key].bit_generator.state = state
+        spread = self._spread()
+        if spread is not None:
+            spread.retries.clear()
+            spread.retries.extend(bytes(r) for r in episode["retries"])
+        obs, info = self.reset(seed=episode["seed"])  # records the episode's start again, as it was
+        actions = [int(a) for a in episode["actions"]]
+        for n, action in enumerate(actions, 1):
+            obs, _, terminated, truncated, info = self.step(action)
+            if (terminated or truncated) and n < len(actions):
+                raise ReplayError(f"the saved episode ended after {n} of its {len(actions)} steps on replay")
+        return obs, info
+
+
+def episodes_of(venv: Any) -> list[dict[str, Any]]:
+    """Each env's current :class:`EpisodeLog` episode, from any vector-env backend."""
+    _, infos = venv.reset(options={RESUME_OPTION: "get"})
+    return [dict(info["kart_episode"]) for info in infos]
+
+
+def replay_episodes(venv: Any, episodes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Put every env of ``venv`` back into its saved episode; the observations and infos where they are."""
+    results = [venv.reset(env_id=[i], options={RESUME_OPTION: e}) for i, e in enumerate(episodes)]
+    obs = np.concatenate([r[0] for r in results])
+    return obs, np.concatenate([r[1] for r in results])
+
+
 @dataclass(frozen=True)
 class TrainEnvFactory(KartEnvFactory):
     """A :class:`~kart_helpers.pipeline.factory.KartEnvFactory` whose env also has :class:`RaceStats`."""
@@ -103,6 +220,10 @@ class TrainEnvFactory(KartEnvFactory):
     """Where episodes start (default: always the grid)."""
 
     def build(self) -> gym.Env:
+        if multiprocessing.parent_process() is not None:
+            # Ctrl-C in a terminal signals the whole process group. The trainer saves its checkpoint
+            # and then closes the workers; a worker dying first would look like a crash to it.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         env = make_kart_env(self.config)
         starts, cfg = self.starts, self.config
         if starts.spread_starts or starts.retry_starts:
@@ -115,7 +236,7 @@ class TrainEnvFactory(KartEnvFactory):
         env = RaceStats(env, self.reward_scale, self.stall_frames)
         if starts.retry_starts and self.stall_frames:
             env = RetryStarts(env)
-        return env
+        return EpisodeLog(env)
 
 
 def make_train_venv(config: PPOConfig, seed: int | None = None) -> Any:

@@ -17,7 +17,9 @@ What it builds (see ``shared/TIANSHOU2.md`` for why each piece is as it is):
   ``save_checkpoint_fn``).
 
 Around it: a tqdm bar over the whole run, the history of episodes (return, laps, lap times
-from RAM) and updates (losses), a live plot in notebooks, and a checkpoint on Ctrl-C.
+from RAM) and updates (losses), a live plot in notebooks, and a checkpoint on Ctrl-C. A run
+owns its folder (:mod:`~kart_helpers.train.run_folder`: never overwritten, locked while it
+trains) and resumes exactly (:mod:`~kart_helpers.train.resume`).
 Collection runs torch on one thread and the update on ``torch_threads``, so idle OpenMP
 threads do not spin against the emulators.
 """
@@ -25,9 +27,9 @@ threads do not spin against the emulators.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,17 +50,23 @@ from kart_helpers.game.laps import LapClock
 from kart_helpers.train.algorithm import build_algorithm, build_policy
 from kart_helpers.train.checkpoints import (
     CheckpointError,
-    checkpoint_dir,
     load_checkpoint,
     load_into,
-    restore_scheduler,
-    save_checkpoint,
-    scheduler_state,
+    write_text,
 )
 from kart_helpers.train.collector import LeanCollector
 from kart_helpers.train.config import PPOConfig
 from kart_helpers.train.envs import make_train_venv
 from kart_helpers.train.instruments import TrainLogger
+from kart_helpers.train.resume import (
+    ResumableTrainer,
+    refuse_finished,
+    refuse_incompatible,
+    saved_config,
+    steps_into_epoch,
+)
+from kart_helpers.train.run_folder import RunLock, prepare
+from kart_helpers.train.run_state import RunState
 
 Callback = Callable[["Trainer"], None]
 
@@ -93,7 +101,7 @@ class TrainResult:
         return next((e for e in self.episodes if e["race_frames"] is not None), None)
 
 
-class Trainer:
+class Trainer(RunState):
     """One training run. ``Trainer(config).run()`` is :func:`train`; :meth:`setup` alone builds
     everything (and restores a checkpoint) without training, which tests and notebooks use."""
 
@@ -105,9 +113,13 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool = True,
         par_lap_frames: float | None = None,
+        overwrite: bool = False,
     ) -> None:
         self.config = config
         self.resume = resume
+        self.overwrite = overwrite
+        self.moved_aside: Path | None = None
+        """Where ``overwrite`` moved the run that was in the folder, if it did."""
         self.live_plot = live_plot
         self.callbacks = list(callbacks)
         self.progress = progress
@@ -125,6 +137,9 @@ class Trainer:
         self._t0 = self._wall_before = self._update_s = 0.0
         self._collect_end: float | None = None  # when the last collection ended; None while updating
         self._bar: Any = None
+        self._ckpt: dict[str, Any] | None = None  # the checkpoint resumed from, until the envs are back
+        self._boundary: dict[str, Any] | None = None  # the run at the last update boundary (resume.py)
+        self._lock: RunLock | None = None
 
     @property
     def algorithm(self) -> PPO:
@@ -135,14 +150,36 @@ class Trainer:
 
     # -- setup ------------------------------------------------------------------------------
     def setup(self) -> Trainer:
+        """Check the checkpoint and the run folder (before any emulator starts), take the folder's
+        lock, then build everything; on any failure what was built is closed and the lock let go."""
+        cfg = self.config
+        ckpt = load_checkpoint(self.resume) if self.resume is not None else None
+        if ckpt is not None:
+            if "algorithm" not in ckpt:
+                raise CheckpointError(
+                    f"{ckpt['path']} holds a policy only (best.pt?); resume from last.pt or epoch_*.pt"
+                )
+            refuse_incompatible(saved_config(ckpt), cfg, ckpt["path"])
+            refuse_finished(cfg, ckpt)
+        path, counters = (ckpt["path"], ckpt["counters"]) if ckpt is not None else (None, None)
+        self.moved_aside = prepare(self.log_dir, path, counters, overwrite=self.overwrite)
+        if self.moved_aside is not None:
+            print(f"Moved the run that was in {self.log_dir} to {self.moved_aside}")
+        self._lock = RunLock(self.log_dir).acquire()
+        try:
+            self._build(ckpt)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _build(self, ckpt: dict[str, Any] | None) -> None:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
+        random.seed(cfg.seed)
         self._update_threads = cfg.torch_threads or torch.get_num_threads()
         torch.set_num_threads(self._update_threads)
-        ckpt = load_checkpoint(self.resume) if self.resume is not None else None
-        if ckpt is not None:
-            self._check_compatible(ckpt)
         self.venv = make_train_venv(cfg)
         self.obs_shape = tuple(self.venv.observation_space[0].shape)
         self.action_space = self.venv.action_space[0]
@@ -151,40 +188,12 @@ class Trainer:
             self._restore(ckpt)
         self.buffer = VectorReplayBuffer(total_size=cfg.steps_per_update, buffer_num=cfg.n_envs)
         self.collector = LeanCollector(self.algo, self.venv, self.buffer, on_step_hook=self._on_step)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        (self.log_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        write_text(self.log_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
         self.writer = SummaryWriter(str(self.log_dir / "tb"))
         self.logger = TrainLogger(self.writer, self._on_update)
         if ckpt is not None:
             c = self.counters
             self.logger.resume_counters = (c["epoch"], c["env_step"], c["update_step"])
-        return self
-
-    def _check_compatible(self, ckpt: dict[str, Any]) -> None:
-        saved = PPOConfig.from_dict(ckpt["config"]).pipeline
-        for key in ("game", "actions", "frame_stack"):
-            if getattr(saved, key) != getattr(self.config.pipeline, key):
-                raise CheckpointError(
-                    f"{ckpt['path']} was trained with {key}={getattr(saved, key)!r}, this run has "
-                    f"{key}={getattr(self.config.pipeline, key)!r}; resume with the checkpoint's settings "
-                    "(PPOConfig.from_dict(checkpoint['config']))"
-                )
-
-    def _restore(self, ckpt: dict[str, Any]) -> None:
-        if "algorithm" not in ckpt:
-            raise CheckpointError(f"{ckpt['path']} holds a policy only (best.pt?); resume from last.pt or epoch_*.pt")
-        load_into(self.algorithm, copy.copy(ckpt["algorithm"]), "algorithm state", ckpt["path"])
-        for scheduler, state in zip(self.algorithm.lr_schedulers, ckpt.get("schedulers", []), strict=False):
-            restore_scheduler(scheduler, state)
-        self.counters = {k: int(v) for k, v in ckpt["counters"].items()}
-        self.history = list(ckpt.get("history", []))
-        self.best_score = float(ckpt.get("best_score", -math.inf))
-        if "rng" in ckpt:
-            torch.set_rng_state(ckpt["rng"])
-        if "return_stats" in ckpt:
-            rms = self.algorithm.ret_rms
-            mean, var, count = (float(v) for v in ckpt["return_stats"])
-            rms.mean, rms.var, rms.count = mean, var, count  # type: ignore[assignment]  # Tianshou types count as int
 
     # -- hooks ------------------------------------------------------------------------------
     def _on_step(self, action_batch: Any, rollout_batch: Any) -> None:
@@ -214,6 +223,7 @@ class Trainer:
 
     def _on_update(self, log_data: dict) -> None:
         lr = self.algo.optim._optim.param_groups[0]["lr"] if self.algo is not None else float("nan")
+        self.counters["update_step"] += 1  # Tianshou logs each update once, after it is done
         self.counters["gradient_step"] += int(log_data.get("gradient_steps", 0) or 0)
         self.history.append(
             {
@@ -228,13 +238,13 @@ class Trainer:
         )
 
     def _training_fn(self, epoch: int, env_step: int) -> None:
-        """Runs before each collection, i.e. after each update."""
+        """Runs before each collection, i.e. after each update: an update boundary."""
         now = time.perf_counter()
         if self._collect_end is not None:
             self._update_s += now - self._collect_end
-            self.counters["update_step"] += 1
         self._collect_end = None
         self._advance(env_step, epoch)
+        self._snapshot()
         if self.live_plot is not None:
             self.live_plot.update(self.history)
         for callback in self.callbacks:
@@ -248,49 +258,6 @@ class Trainer:
             last = [e for e in self.history[-50:] if e["kind"] == "episode"]
             if last:
                 self._bar.set_postfix(ret=f"{last[-1]['return']:.0f}", laps=last[-1]["laps"], epoch=epoch)
-
-    # -- checkpoints ------------------------------------------------------------------------
-    def payload(self, reason: str) -> dict[str, Any]:
-        """Everything a checkpoint holds (plain values and tensors only)."""
-        return {
-            "reason": reason,
-            "config": self.config.to_dict(),
-            "obs_shape": list(self.obs_shape),
-            "n_actions": int(self.action_space.n),
-            "policy": self.algorithm.policy.state_dict(),
-            "algorithm": self.algorithm.state_dict(),
-            "schedulers": [scheduler_state(s) for s in self.algorithm.lr_schedulers],
-            "counters": dict(self.counters),
-            "history": self.history,
-            "best_score": self.best_score if math.isfinite(self.best_score) else -1e30,
-            "rng": torch.get_rng_state(),
-            # Tianshou keeps the running return statistics of return_scaling outside state_dict().
-            "return_stats": [float(getattr(self.algorithm.ret_rms, k)) for k in ("mean", "var", "count")],
-        }
-
-    def _save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> str:
-        self._advance(env_step, epoch)
-        self.counters.update(epoch=epoch, update_step=update_step)
-        folder = checkpoint_dir(self.log_dir)
-        payload = self.payload("epoch")
-        save_checkpoint(payload, folder / f"epoch_{epoch:04d}.pt")
-        self.last_path = save_checkpoint(payload, folder / "last.pt")
-        if self.config.test_episodes == 0 and self._episodes_this_epoch:
-            score = float(np.mean(self._episodes_this_epoch))
-            if score > self.best_score:
-                self.best_score = score
-                self._save_best()
-        self._episodes_this_epoch = []
-        (self.log_dir / "history.json").write_text(json.dumps(self.history))
-        return str(self.last_path)
-
-    def _save_best(self, algorithm: Any = None) -> None:
-        payload = self.payload("best")
-        del payload["algorithm"], payload["history"]  # a policy for inference, kept small
-        self.best_path = save_checkpoint(payload, checkpoint_dir(self.log_dir) / "best.pt")
-
-    def _test_best(self, algorithm: Any) -> None:
-        self._save_best()
 
     # -- run --------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -314,47 +281,22 @@ class Trainer:
             return result
 
         self.collector.collect = collect  # type: ignore[method-assign]
-        test_collector: Collector | None = None
-        test_venv = None
-        if cfg.test_episodes:
-            test_venv = make_train_venv(cfg.replace(n_envs=1, backend="subprocess"), seed=cfg.seed + 10_000)
-            test_collector = Collector(self.algorithm.policy, test_venv)
-        params = OnPolicyTrainerParams(
-            training_collector=self.collector,
-            test_collector=test_collector,
-            test_step_num_episodes=max(1, cfg.test_episodes),
-            max_epochs=cfg.max_epochs,
-            epoch_num_steps=cfg.steps_per_epoch,
-            collection_step_num_env_steps=cfg.steps_per_update,
-            update_step_num_repetitions=cfg.epochs,
-            batch_size=cfg.minibatch,
-            logger=self.logger,
-            training_fn=self._training_fn,
-            save_checkpoint_fn=self._save_checkpoint,
-            save_best_fn=self._test_best if cfg.test_episodes else None,
-            resume_from_log=self.resume is not None,
-            show_progress=False,
-            verbose=False,
-        )
+        extra: list[Any] = []  # the test envs, closed with the training envs whatever happens
         start = time.perf_counter()
         env_step_before = self.counters["env_step"]
         try:
-            self.algorithm.run_training(params)
+            self._tianshou = self._tianshou_trainer(extra)
+            self._tianshou.run()
         except KeyboardInterrupt:
             self.interrupted = True
-            payload = self.payload("interrupted")
-            folder = checkpoint_dir(self.log_dir)
-            save_checkpoint(payload, folder / "interrupted.pt")
-            self.last_path = save_checkpoint(payload, folder / "last.pt")
-            (self.log_dir / "history.json").write_text(json.dumps(self.history))
-            print(f"\nInterrupted: saved {self.last_path} (env step {self.counters['env_step']}); resume from it.")
+            self._save_interrupted()
         finally:
             wall = time.perf_counter() - start
             if self._bar is not None:
                 self._bar.close()
             if self.live_plot is not None:
                 self.live_plot.update(self.history, force=True)
-            self.close(test_venv)
+            self.close(*extra)
         steps = self.counters["env_step"] - env_step_before
         collect_s = self.collector.collect_s
         timing = {
@@ -368,13 +310,55 @@ class Trainer:
             self.log_dir, self.last_path, self.best_path, self.history, dict(self.counters), self.interrupted, timing
         )
 
+    def _tianshou_trainer(self, extra: list[Any]) -> ResumableTrainer:
+        """Tianshou's trainer for this run (and its test envs, added to ``extra``)."""
+        cfg = self.config
+        test_collector: Collector | None = None
+        if cfg.test_episodes:
+            test_venv = make_train_venv(cfg.replace(n_envs=1, backend="subprocess"), seed=cfg.seed + 10_000)
+            extra.append(test_venv)
+            test_collector = Collector(self.algorithm.policy, test_venv)
+        tester = test_collector
+
+        def seed_test(epoch: int, env_step: int | None) -> None:  # each epoch's test alike, resumed or not
+            if tester is not None:
+                tester.reset(reset_stats=False, gym_reset_kwargs={"seed": cfg.seed + 10_000 + epoch})
+
+        params = OnPolicyTrainerParams(
+            training_collector=self.collector,
+            test_collector=test_collector,
+            test_step_num_episodes=max(1, cfg.test_episodes),
+            max_epochs=cfg.max_epochs,
+            epoch_num_steps=cfg.steps_per_epoch,
+            collection_step_num_env_steps=cfg.steps_per_update,
+            update_step_num_repetitions=cfg.epochs,
+            batch_size=cfg.minibatch,
+            logger=self.logger,
+            training_fn=self._training_fn,
+            save_checkpoint_fn=self._save_checkpoint,
+            save_best_fn=self._test_best if cfg.test_episodes else None,
+            test_fn=seed_test if cfg.test_episodes else None,
+            resume_from_log=self.resume is not None,
+            show_progress=False,
+            verbose=False,
+        )
+        resumed = self._ckpt
+        best = (
+            (self.best_score, int(resumed["counters"]["epoch"])) if resumed is not None and cfg.test_episodes else None
+        )
+        into = steps_into_epoch(cfg, resumed["counters"]) if resumed is not None else 0
+        return ResumableTrainer(self.algorithm, params, into, best, self._after_reset)
+
     def close(self, *extra: Any) -> None:
+        """Close the envs and the TensorBoard writer and let go of the run folder's lock."""
         for venv in (self.venv, *extra):
             if venv is not None:
                 with contextlib.suppress(Exception):
                     venv.close()
         if getattr(self, "writer", None) is not None:
             self.writer.close()
+        if self._lock is not None:
+            self._lock.release()
 
 
 def train(
@@ -384,13 +368,18 @@ def train(
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     par_lap_frames: float | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train PPO with ``config``; see :class:`Trainer`.
 
     Args:
         resume: a checkpoint (or run folder) to continue from: the network, optimizer, LR
-            schedule, step counters and history come back, and training goes on to
-            ``config.total_steps``.
+            schedule, random states, the envs' episodes, step counters and history come back,
+            and training goes on to ``config.total_steps``, exactly as if it had not stopped
+            (:mod:`~kart_helpers.train.resume`). ``config`` may differ from the checkpoint's
+            except in what the network sees and does (``SHAPE_FIELDS``).
+        overwrite: if ``config.log_dir`` holds another run, move it aside to
+            ``<log_dir>.old-<date>-<time>`` (never deleted) instead of refusing.
         live_plot: a :class:`~kart_helpers.display.training.LivePlot`, ``"auto"`` (a new one), or None.
         callbacks: functions called with the trainer after every update.
     """
@@ -398,7 +387,7 @@ def train(
         from kart_helpers.display.training import LivePlot  # here: env workers skip pyplot (0.5 s each)
 
         live_plot = LivePlot(f"PPO on {config.game} ({config.state})", par_lap_frames)
-    return Trainer(config, resume, live_plot, callbacks, progress, par_lap_frames).run()
+    return Trainer(config, resume, live_plot, callbacks, progress, par_lap_frames, overwrite).run()
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> tuple[DiscreteActorPolicy, PPOConfig, dict[str, Any]]:
@@ -408,11 +397,7 @@ def load_policy(path: str | Path, device: str = "cpu") -> tuple[DiscreteActorPol
     """
 
     ckpt = load_checkpoint(path)
-    try:
-        config = PPOConfig.from_dict(dict(ckpt["config"]))
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{ckpt['path']}: its config does not fit this version of PPOConfig: {err}") from err
-    config = config.replace(device=device)
+    config = saved_config(ckpt).replace(device=device)
     space = gym.spaces.Discrete(int(ckpt["n_actions"]))
     policy = build_policy(config, ckpt["obs_shape"], space)
     load_into(policy, ckpt["policy"], "policy", ckpt["path"])
