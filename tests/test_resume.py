@@ -106,3 +106,20 @@ def test_the_gradient_steps_exercise_passes_after_an_interrupt_and_a_resume(tmp_
     more = train(config.replace(total_steps=192), resume=tmp_path / "run", progress=False)
     assert more.counters["update_step"] == 6 and more.counters["env_step"] == 192
     check_gradient_steps(gradient_steps_per_update(config), config, more.counters)
+
+
+def test_the_command_line_resumes_a_run_with_its_own_settings_exactly(tmp_path, capsys):
+    from kart_helpers.train.__main__ import main
+
+    flags = ["--n-envs", "1", "--backend", "subprocess", "--rollout", "32", "--minibatch", "32", "--epochs", "1"]
+    flags += ["--epoch-steps", "32", "--spread-starts", "2", "--spread-frames", "200", "--max-episode-frames", "240"]
+    flags += ["--no-lr-decay", "--quiet"]  # a constant LR: a longer total_steps changes nothing else
+    assert main([*flags, "--total-steps", "96", "--log-dir", str(tmp_path / "straight")]) == 0
+    assert main([*flags, "--total-steps", "64", "--log-dir", str(tmp_path / "split")]) == 0
+    assert main(["--resume", str(tmp_path / "split"), "--total-steps", "96", "--quiet"]) == 0  # no other flag
+    assert "changed: total_steps=96" in capsys.readouterr().err
+    straight, split = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "split")
+    assert split["config"] == {**straight["config"], "log_dir": str(tmp_path / "split")}  # its own, not the profile's
+    assert split["counters"] == straight["counters"] and split["counters"]["update_step"] == 3
+    assert without_clock(split["history"]) == without_clock(straight["history"])
+    assert all(torch.equal(split["policy"][k], v) for k, v in straight["policy"].items())
