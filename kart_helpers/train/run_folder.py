@@ -4,8 +4,9 @@
   that run, or ``overwrite=True`` asks to move the old run aside first (to
   ``runs/ring.old-20260101-120000``; nothing is ever deleted). It also checks that the folder
   can be written, before any emulator starts.
-- :class:`RunLock` (``run.lock``, holding the trainer's PID) stops a second training from using
-  a folder while the first runs. A lock left by a process that died is noticed by its PID and
+- :class:`RunLock` (``run.lock``, holding the trainer's PID and, on Linux, its start time)
+  stops a second training from using a folder while the first runs. A lock left by a process
+  that died is noticed by its PID (and a PID reused by a newer process by the start time) and
   taken over.
 """
 
@@ -49,13 +50,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from Linux's /proc), or "-" if unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "-"
+
+
 def lock_holder(folder: str | Path) -> int | None:
     """The PID of a live process that holds ``folder``'s lock, or None (no lock, or a stale one)."""
     try:
-        pid = int((Path(folder) / LOCK).read_text().split()[0])
+        fields = (Path(folder) / LOCK).read_text().split()
+        pid, started = int(fields[0]), fields[1] if len(fields) > 1 else "-"
     except (OSError, ValueError, IndexError):
         return None
-    return pid if pid != os.getpid() and _pid_alive(pid) else None
+    if pid == os.getpid() or not _pid_alive(pid):
+        return None
+    now = _started(pid)
+    return None if "-" not in (started, now) and started != now else pid  # else: the PID was reused
 
 
 def _in_use(folder: Path, pid: int) -> RunFolderError:
@@ -173,7 +186,7 @@ class RunLock:
                     self.path.unlink()
                 continue
             with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
+                f.write(f"{os.getpid()} {_started(os.getpid())}\n")
             self.held = True
             return self
         pid = lock_holder(self.path.parent)
