@@ -94,12 +94,38 @@ settings = flat_settings(config)
 for name in ("lr", "clip", "ent_coef", "vf_coef", "return_scaling", "spread_starts", "crop_cols", "n_envs", "rollout",
              "epochs", "minibatch", "total_steps"):  # fmt: skip
     print(f"{name:>16} = {settings[name]!s:<10} {field_docs()[name][:80]}")
-print(f"\nupdate: {config.steps_per_update} transitions; {config.max_epochs} epochs × {config.steps_per_epoch} steps")
+print(
+    f"\neach update: {config.steps_per_update} transitions, which PPO goes over {config.epochs} times "
+    f"(its 'epochs' setting)"
+)
+print(f"checkpoints: one every {config.steps_per_epoch:,} steps, {config.max_epochs} in all (the trainer's epochs)")
 
 # %% [markdown]
-# In smoke mode (`KART_SMOKE=1`, as in CI) the run is a couple of thousand steps: enough to see
-# every part work, not enough to learn. The full run is the learning benchmark's setting
-# (`benchmarks/learning.py`): about 30 minutes on 2 cores.
+# "Epoch" means two things here, as in most RL code: PPO's `epochs` are its passes over one
+# update's data, and the trainer's epochs are the stretches of `epoch_steps` after which it
+# writes a checkpoint.
+#
+# The run's budget is in env steps: `total_steps` = 400,000 for the full run, the learning
+# benchmark's setting (`benchmarks/learning.py`). How long that takes depends on your machine,
+# and machines of one kind differ up to 2.5 times in emulator speed. The next cell measures this
+# one's for a few seconds and tells you. In smoke mode (`KART_SMOKE=1`, as in CI) the run is a
+# couple of thousand steps: enough to see every part work, not enough to learn.
+
+# %%
+from kart_helpers.bench.estimate import estimate_training
+
+print(estimate_training(config))
+
+# %% [markdown]
+# What to expect along the full run, on Practice Ring (`benchmarks/results/learning.md`):
+# - **at 25 %** (100k steps) the return has climbed far above its start and the laps panel shows
+#   the first races from the grid, some of them all 5 laps;
+# - **at 50 %** most races from the grid finish, and lap times fall towards the dashed line of
+#   the expert's lap;
+# - **at 100 %** the laps panel sits at 5 and the best lap times are near the expert's.
+#
+# The progress bar counts steps and shows the time left; `grid_laps` is the laps of the latest
+# episode that started on the grid.
 #
 # ## 3. The network
 #
@@ -135,9 +161,14 @@ print("\naction probabilities of a fresh network:", probs.numpy().round(3))
 # - **laps completed**: 5 means the race was finished (episodes that started on the grid only:
 #   the others began mid-lap);
 # - **lap time**: each completed lap, against the expert's mean lap (dashed);
-# - **losses**: the policy (`actor_loss`), value (`vf_loss`) and entropy terms of each update.
+# - **losses**: the policy (`actor_loss`), value (`vf_loss`) and entropy terms of each update;
+# - **policy change**: PPO's health signals. `approx_kl` is how far each update moved the
+#   policy (above about 0.02 the steps get big for the clip to hold), and the clip fraction is
+#   the share of samples whose probability ratio the clip cut;
+# - **explained variance**: how much of the returns' spread the critic predicts (1 = all,
+#   0 = no better than their mean). It climbs from 0 as the value head learns.
 #
-# A checkpoint is written after every epoch. Interrupt the kernel at any time: the run saves
+# A checkpoint is written after every trainer epoch. Interrupt the kernel at any time: the run saves
 # `last.pt` on the way out, and section 5 resumes from it.
 
 # %%
@@ -164,16 +195,15 @@ print(f"{result.counters['env_step']} steps in {result.timing['wall_s']:.0f} s "
 #   return still climbs, because half the episodes start along the track, but the laps panel
 #   (grid starts only) stays at 0. Try another `seed`, or resume and train longer.
 #
-# The timing line says where the run's time went. On 2 cores, about two thirds is collecting
-# (the emulators, and the policy choosing each action) and one third is PPO's update. If your
-# CPU has bfloat16 units (`kart_helpers.train.config.bf16_fast()` tells), `bf16=True` runs the
-# CNN trunk in bfloat16 and cuts the update time by about 40 %. It is off by default: in one
-# 30-minute run with it, the agent learned less than the float32 run with the same seed, and
-# one run is not enough to tell chance from cause (`benchmarks/README.md`).
+# The timing line says where the run's time went: collecting (the emulators, and the policy
+# choosing each action) and PPO's updates. The rest, a few percent, is the trainer's own work
+# between them: logging, the live plot and checkpoints.
 #
 # ## 5. Checkpoints and resume
 #
-# The run folder holds `checkpoints/epoch_NNNN.pt` (every epoch), `last.pt` and `best.pt`.
+# The run folder holds `checkpoints/last.pt` (the newest), `best.pt` (the best policy so far)
+# and the newest `keep_epochs` (3) trainer epochs' `epoch_NNNN.pt`; older epochs are deleted as
+# new ones come, since each file is about 20 MB. Set `keep_epochs=0` to keep them all.
 # A checkpoint holds only tensors and plain values, so it loads with
 # `torch.load(weights_only=True)`, which cannot run code hidden in a file.
 
@@ -247,7 +277,7 @@ print(f"Correct: {gradient_steps_per_update} gradient steps per update.")
 # - `PPOConfig` holds every setting of a run; `cpu_profile()` fits a 2-core machine.
 # - The actor and critic share a Nature CNN trunk; a small policy-head gain starts the policy uniform.
 # - `train` runs Tianshou 2's PPO with a progress bar, a live plot and TensorBoard logs.
-# - Checkpoints are written every epoch and on an interrupt, load safely, and resume exactly.
+# - Checkpoints are written every trainer epoch and on an interrupt, load safely, and resume exactly.
 # - `python -m kart_helpers.train` runs the same training from a terminal.
 #
 # ## Next

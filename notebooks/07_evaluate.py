@@ -43,23 +43,37 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## 1. Find a checkpoint
 #
-# We take the full run of notebook 06 if you made one (`runs/06_ppo`), else its smoke run
-# (`runs/06_smoke`). With neither, we train a tiny agent here, which only shows the tools:
-# it cannot drive yet.
+# We race the best checkpoint of your full run of notebook 06 (`runs/06_ppo`) if you made one.
+# If not, we race the course's **reference agent**: a policy trained with the same settings by
+# `benchmarks/learning.py` and shipped with the course, so that this notebook always shows a
+# kart that races. Section 5 compares the epochs of your own run: the full one, or the smoke run
+# of notebook 06 (`runs/06_smoke`), or, with neither, a tiny run trained here, which only shows
+# the tools.
 
 # %%
-from kart_helpers.evaluate.rollout import checkpoint_for, find_run
+from kart_helpers.evaluate.rollout import checkpoint_for, find_run, reference_agent
 from kart_helpers.rom.importer import rom_status
 from kart_helpers.smoke import steps
-from kart_helpers.train import cpu_profile, train
+from kart_helpers.train import cpu_profile, load_checkpoint, train
 
 print(rom_status().message)
-run = find_run("runs/06_ppo", "runs/06_smoke")
+full_run = find_run("runs/06_ppo")
+run = full_run or find_run("runs/06_smoke")
 if run is None:
     tiny = cpu_profile(game=rom_status().game, total_steps=1_024, epoch_steps=512, log_dir="runs/07_tiny")
-    run = train(tiny, progress=False).log_dir
-checkpoint = checkpoint_for(run)
-print("evaluating", checkpoint)
+    run = train(tiny, progress=False, overwrite=True).log_dir  # a rerun moves the old tiny run aside
+if full_run is not None:
+    checkpoint = checkpoint_for(full_run)
+    print("racing your own run:", checkpoint)
+elif reference_agent("Level1") is not None:
+    checkpoint = reference_agent("Level1")
+    about = load_checkpoint(checkpoint)["about"]
+    print(f"no full run of notebook 06 yet: racing the reference agent, {checkpoint.name}, trained "
+          f"{about['env_steps']:,} steps (seed {about['seed']}, commit {about['commit']}).")  # fmt: skip
+else:
+    checkpoint = checkpoint_for(run)
+    print("racing", checkpoint, "(no reference agent ships with this copy of the course)")
+print("its epochs, compared in section 5:", run)
 
 # %% [markdown]
 # ## 2. A deterministic race, and its video
@@ -116,11 +130,37 @@ Markdown(lap_table(agent, expert_clock))
 # %%
 from kart_helpers.display.evaluation_plots import plot_traces
 
-plot_traces(agent.trace, expert_trace, names=("speed", "laps", "surface"));
+plot_traces(agent.trace, expert_trace, names=("speed", "laps", "surface"))
+# %% [markdown]
+# ### The racing line
+#
+# The same two races from above: each line is the kart's `x`, `y` from RAM, one point per frame,
+# coloured by its `speed`. Where the agent's line is dark, it was slow: a wall, the grass, or a
+# bend taken too fast. The red circles mark the checkpoint zones where it lost the most time to
+# the expert: the race clock when each driver first reached every zone gives the time each spent
+# in it, lap after lap, and the circles show the agent's time minus the expert's.
+
+# %%
+from kart_helpers.display.racing_line import plot_racing_line
+
+plot_racing_line(agent.trace, expert_trace, state=evaluation.config.state)
+# %% [markdown]
+# And the race itself, the agent on the left and the expert on the right as a ghost, frame by
+# frame from the same start: where the expert pulls ahead is where to look in the plots above.
+
+# %%
+from kart_helpers.display.video import show_video, side_by_side
+from kart_helpers.game.expert import expert_screens
+
+frames = side_by_side(agent.screens, list(expert_screens(evaluation.config.state)))
+ghost = write_video(frames, "runs/07_video/ghost.mp4", fps=15)
+show_video(ghost, caption="left: the agent · right: the scripted expert (ghost), the same frames of each race")
 
 # %% [markdown]
 # The reward components say the same in numbers: where the agent paid penalties the expert did
-# not, it lost time.
+# not, it lost time. The agent's frames include the frames it waited on the grid before its
+# first step (`agent.noops`, the random start of notebook 05), so a race cut by the 7,200-frame
+# time limit shows a few more than 7,200.
 
 # %%
 from kart_helpers.scenario.python_reward import run_python
@@ -135,6 +175,15 @@ print("\nexpert:\n", summarize(run_python(expert_trace)), sep="")
 # In training, the agent *samples* its actions. Evaluated with sampling it often drives worse
 # than with its most likely action, and it varies from race to race. And a run's checkpoints
 # show how the driving improved epoch by epoch.
+#
+# The table ranks the races by how far they got: checkpoint zones driven through (30 a lap),
+# then the race time. Reward is no ranking: a kart that sits on a wall for the whole time limit
+# piles up penalties, while one that turned back early did not. The first rows are this
+# section's picks of the run's epochs; the greedy race of section 2 is in the table too.
+#
+# An early, barely trained checkpoint sometimes shows a lap: its actions are still close to
+# uniform, and the kart can wobble round the Ring by luck, at a fraction of the expert's speed
+# (look at its race time). The later checkpoints drive round on purpose, lap after lap.
 
 # %%
 from IPython.display import display
@@ -147,10 +196,9 @@ epochs = list_checkpoints(run)
 picks = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]}) if epochs else []
 evaluations = [evaluate_checkpoint(p, max_frames=MAX_FRAMES, video=False) for p in picks]
 stochastic = evaluate_checkpoint(checkpoint, deterministic=False, max_frames=MAX_FRAMES, video=False)
-labels = [p.stem for p in picks] + [f"{checkpoint.stem} (sampled)"]
-display(Markdown(compare([*evaluations, stochastic], labels)))
-plot_comparison([*evaluations, stochastic], labels, par=expert_clock);
-
+labels = [p.stem for p in picks] + [f"{checkpoint.stem} (greedy)", f"{checkpoint.stem} (sampled)"]
+display(Markdown(compare([*evaluations, evaluation, stochastic], labels)))
+plot_comparison([*evaluations, evaluation, stochastic], labels, par=expert_clock)
 # %% [markdown]
 # ## Exercise
 #
@@ -176,11 +224,12 @@ print(f"Correct: the agent averages {agent_mean_speed:.0f}, the expert {expert_m
 # Everything here runs unchanged on Super Mario Kart, because Practice Kart keeps its race state
 # at the same RAM addresses:
 # 1. Import your ROM: [01 · Import a ROM](01_import_rom.ipynb) (`kart_helpers.rom.importer.import_rom`).
-# 2. Make its start state on the Mario Circuit 1 grid: [03 · Start states](03_start_state.ipynb).
-# 3. Train with the same command, naming the game and your state:
+# 2. Make its start state on the Mario Circuit 1 grid: [03 · Start states](03_start_state.ipynb)
+#    saves it as `Level1` in your user folder.
+# 3. Train with the same command, naming the game and that state:
 #
 #    ```
-#    python -m kart_helpers.train --game MarioKart-Snes --state MarioCircuit1 --total-steps 2000000 --log-dir runs/smk
+#    python -m kart_helpers.train --game MarioKart-Snes --state Level1 --total-steps 2000000 --log-dir runs/smk
 #    ```
 #
 #    Ten times the steps is a fair start: the real tracks are longer and busier than Practice Kart's.

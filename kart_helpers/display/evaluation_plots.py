@@ -8,31 +8,35 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from kart_helpers.display.reward_plots import COLORS
 from kart_helpers.evaluate.rollout import Evaluation, Rollout
-from kart_helpers.game.constants import FPS, GRID_LAPS
+from kart_helpers.game.constants import CHECKPOINTS, FPS, GRID_LAPS, TOP_SPEED
 from kart_helpers.game.laps import LapClock
 from kart_helpers.ram.trace import RamTrace
 
 
 def plot_comparison(evaluations: Sequence[Evaluation], labels: Sequence[str] | None = None,
                     par: LapClock | None = None) -> Any:  # fmt: skip
-    """Laps completed and lap times of several checkpoints, side by side. Returns the figure."""
+    """How far each checkpoint's best race got, and its lap times, side by side. Returns the figure."""
 
     labels = labels or [Path(e.path).name for e in evaluations]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-    laps = [ev.best.laps.laps for ev in evaluations]
-    left.bar(labels, laps, color="#2a7d2a")
+    progress = [ev.best.zones / CHECKPOINTS for ev in evaluations]
+    left.bar(labels, progress, color="#2a7d2a")
     left.axhline(5, color="black", ls=":", lw=1)
     left.set_ylim(0, 5.5)
-    left.set_title("laps completed")
+    left.set_ylabel("laps (from checkpoint zones)")
+    left.set_title("how far the race got (5 = finished)")
     for k, ev in enumerate(evaluations):
         frames = ev.best.laps.lap_frames
         right.plot(range(1, len(frames) + 1), np.array(frames) / FPS, "o-", label=labels[k])
     if par is not None:
         right.plot(range(1, len(par.lap_frames) + 1), np.array(par.lap_frames) / FPS, "k--", label="expert")
     right.set_xlabel("lap")
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))  # laps are whole: no 1.5, 2.5
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_ylabel("lap time (s)")
     right.set_title("lap times")
     right.legend(fontsize=8)
@@ -67,9 +71,9 @@ def plot_rollout(ro: Rollout, title: str = "") -> Any:
     """Speed and cumulative reward by component over one rollout. Returns the figure."""
 
     t = np.arange(1, len(ro.run.rewards) + 1) / FPS
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     top.plot(t, ro.trace.column("speed")[1:], color="#1f77b4", lw=0.8)
-    top.axhline(900, color="gray", ls=":", lw=1)
+    top.axhline(TOP_SPEED, color="gray", ls=":", lw=1)
     top.set_ylabel("speed")
     for lap_end in ro.laps.ends:
         frame_idx = np.flatnonzero(ro.trace.column("current_frame")[1:] >= lap_end)
@@ -80,7 +84,7 @@ def plot_rollout(ro: Rollout, title: str = "") -> Any:
     bottom.plot(t, np.cumsum(ro.run.rewards), color="black", lw=1.5, label="total")
     bottom.set_ylabel("cumulative reward")
     bottom.set_xlabel("time (s); green lines: lap ends")
-    bottom.legend(fontsize=7, loc="upper left")
+    bottom.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, never over them
     top.set_title(title or "speed and reward components")
     fig.tight_layout()
     return fig

@@ -2,7 +2,7 @@
 
 The history is what the trainer records: one dict per finished training episode
 (``kind="episode"``: return, laps, lap times) and one per update (``kind="update"``: losses,
-learning rate). :func:`plot_history` draws four panels from it; :class:`LivePlot` redraws
+PPO's health signals, learning rate). :func:`plot_history` draws six panels from it; :class:`LivePlot` redraws
 them in one notebook output (an IPython display handle) as training goes.
 """
 
@@ -18,6 +18,9 @@ from IPython.display import display
 from matplotlib.ticker import EngFormatter
 
 from kart_helpers.game.constants import FPS
+
+FIGSIZE = (14, 6.5)
+"""Inches: three panels a row stay readable in a notebook's width."""
 
 
 def episodes(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -41,12 +44,13 @@ def rolling(values: Sequence[float], window: int = 10) -> np.ndarray:
 def plot_history(
     history: Sequence[dict[str, Any]], title: str = "", par_lap_frames: float | None = None, fig: Any = None
 ) -> Any:
-    """Four panels over agent steps: episode return, laps completed, lap time, losses. Returns the figure."""
+    """Six panels over agent steps: episode return, laps completed, lap time; losses, and PPO's
+    health signals (approx-KL with the clip fraction, explained variance). Returns the figure."""
 
     if fig is None:
-        fig = plt.figure(figsize=(11, 6.5))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
-    axes = fig.subplots(2, 2)
+    axes = fig.subplots(2, 3)
     eps, ups = episodes(history), updates(history)
     x = [e["env_step"] for e in eps]
 
@@ -71,7 +75,7 @@ def plot_history(
     ax.axhline(5, color="black", lw=0.6, ls=":")
     ax.set_title("laps completed per episode" + (" started on the grid" if spread else " (5 = race finished)"))
 
-    ax = axes[1, 0]
+    ax = axes[0, 2]
     lx = [e["env_step"] for e in races for _ in e["lap_frames"]]
     lt = [f / FPS for e in races for f in e["lap_frames"]]
     ax.plot(lx, lt, ".", color="#c96", ms=5, label="each lap")
@@ -81,12 +85,9 @@ def plot_history(
         ax.legend(loc="upper right", fontsize=8)
     else:
         ax.text(0.5, 0.75, "no lap completed yet", ha="center", va="center", transform=ax.transAxes, color="gray")
-        if x:
-            ax.set_xlim(0, max(max(x), 1))
     ax.set_title("lap time (s)")
-    ax.set_xlabel("agent steps")
 
-    ax = axes[1, 1]
+    ax = axes[1, 0]
     ux = [u["env_step"] for u in ups]
     for key, color in (("loss", "black"), ("actor_loss", "#d62728"), ("vf_loss", "#1f77b4"), ("ent_loss", "#2ca02c")):
         ys = [u.get(key, np.nan) for u in ups]
@@ -98,9 +99,13 @@ def plot_history(
         if later and np.all(np.isfinite(later)):
             ax.set_ylim(min(0.0, min(later)), 1.2 * float(np.percentile(later, 99)) + 1e-6)
     ax.set_title("losses per update")
-    ax.set_xlabel("agent steps")
+    _plot_health(axes[1, 1], axes[1, 2], ups)
 
+    last_step = max((h["env_step"] for h in history), default=0)
+    for ax in axes[1]:
+        ax.set_xlabel("agent steps")
     for ax in axes.ravel():
+        ax.set_xlim(0, max(last_step, 1))  # one x axis for all: a panel's first point is no reason to move it
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 400k, not 400000: long runs' labels overlap
     if title:
@@ -109,13 +114,43 @@ def plot_history(
     return fig
 
 
+def _plot_health(kl_ax: Any, ev_ax: Any, ups: Sequence[dict[str, Any]]) -> None:
+    """PPO's health signals (defined in :mod:`kart_helpers.train.ppo`), each with its usual range."""
+    ux = [u["env_step"] for u in ups]
+    kl = [u.get("approx_kl", np.nan) for u in ups]
+    clip = [u.get("clip_fraction", np.nan) for u in ups]
+    kl_ax.plot(ux, kl, color="#9467bd", lw=1.2, label="approx-KL")
+    kl_ax.axhline(0.02, color="#9467bd", ls=":", lw=0.8, label="KL 0.02: steps getting big")
+    kl_ax.set_ylabel("approx-KL", color="#9467bd")
+    finite_kl = [k for k in kl if np.isfinite(k)]
+    kl_ax.set_ylim(0, max(0.03, 1.2 * max(finite_kl, default=0.0)))  # the 0.02 line always in view
+    clip_ax = kl_ax.twinx()
+    clip_ax.plot(ux, clip, color="#ff7f0e", lw=1.2, label="clip fraction")
+    clip_ax.set_ylabel("clip fraction", color="#ff7f0e")
+    clip_ax.set_ylim(0, max(0.3, 1.1 * float(np.nanmax(clip))) if np.isfinite(clip).any() else 0.3)
+    if ups:
+        lines = kl_ax.get_lines() + clip_ax.get_lines()
+        kl_ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    kl_ax.set_title("policy change per update")
+
+    ev = [u.get("explained_variance", np.nan) for u in ups]
+    ev_ax.plot(ux, ev, color="#17becf", lw=1.2)
+    if ups:
+        ev_ax.plot(ux, rolling(ev), color="#0b6e79", lw=2, label="mean of 10")
+        ev_ax.legend(loc="lower right", fontsize=8)
+    ev_ax.axhline(1, color="black", lw=0.6, ls=":")
+    ev_ax.axhline(0, color="black", lw=0.6)
+    ev_ax.set_ylim(-1.05, 1.05)  # below -1 the critic is worse than useless; the panel stays readable
+    ev_ax.set_title("critic: explained variance (1 = perfect)")
+
+
 class LivePlot:
     """The curves in one notebook output that is redrawn in place (at most every ``every_s`` seconds)."""
 
     def __init__(self, title: str = "", par_lap_frames: float | None = None, every_s: float = 3.0) -> None:
 
         self.title, self.par_lap_frames, self.every_s = title, par_lap_frames, every_s
-        self.fig = plt.figure(figsize=(11, 6.5))
+        self.fig = plt.figure(figsize=FIGSIZE)
         plt.close(self.fig)  # shown through the display handle only, not again at the cell's end
         self._handle: Any = None
         self._last = 0.0

@@ -32,19 +32,24 @@ def lap_table(rollout_or_clock: Rollout | LapClock, par: LapClock | None = None)
 
 
 def compare(evaluations: Sequence[Evaluation], labels: Sequence[str] | None = None) -> str:
-    """Markdown table of several checkpoints' best rollouts."""
+    """Markdown table of several checkpoints' best rollouts, ranked by how far each got.
+
+    The rank is by progress: checkpoint zones driven through (30 a lap), then the race time, then
+    the return, so a checkpoint that drove further ranks above one that earned more reward.
+    """
     labels = labels or [Path(e.path).name for e in evaluations]
     lines = [
-        "| checkpoint | agent steps | laps | race (s) | ÷ par | best lap (s) | return | end |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| rank | checkpoint | agent steps | zones | laps | race (s) | ÷ par | best lap (s) | return | end |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for label, ev in zip(labels, evaluations, strict=True):
+    ranked = sorted(zip(labels, evaluations, strict=True), key=lambda pair: pair[1].best.rank_key)
+    for rank, (label, ev) in enumerate(ranked, start=1):
         s = ev.best.summary(ev.par)
         race = f"{s['race_s']:.2f}" if s["race_s"] is not None else "–"
         ratio = f"{s['vs_par']:.2f}" if s["vs_par"] is not None else "–"
         best_lap = f"{min(s['lap_frames']) / FPS:.2f}" if s["lap_frames"] else "–"
         lines.append(
-            f"| {label} | {ev.env_step:,} | {s['laps']} | {race} | {ratio} | {best_lap} "
-            f"| {s['return']:.0f} | {s['end']} |"
+            f"| {rank} | {label} | {ev.env_step:,} | {s['zones']} | {s['laps']} | {race} | {ratio} | {best_lap} "
+            f"| {s['return']:.0f} | {s['end'] or 'still racing at the frame limit'} |"
         )
     return "\n".join(lines)

@@ -25,7 +25,7 @@ import torch
 
 from kart_helpers.emulator.env import close_live_env, make_env
 from kart_helpers.game.constants import FPS, par_frames
-from kart_helpers.game.laps import LapClock, lap_times
+from kart_helpers.game.laps import LapClock, lap_times, zones_reached
 from kart_helpers.pipeline.build import make_kart_env
 from kart_helpers.ram.trace import RamTrace, record_drive
 from kart_helpers.scenario.python_reward import run_python
@@ -59,6 +59,16 @@ class Rollout:
     def race_frames(self) -> int | None:
         return self.laps.race_frames
 
+    @property
+    def zones(self) -> int:
+        """Checkpoint zones driven through from the start (30 a lap): how far the race got."""
+        return zones_reached(self.trace)
+
+    @property
+    def rank_key(self) -> tuple[int, int, float]:
+        """Sorts races best first: furthest, then fastest race, then highest return."""
+        return (-self.zones, self.race_frames or 10**9, -self.returns)
+
     def summary(self, par: int | None = None) -> dict[str, Any]:
         race = self.race_frames
         return {
@@ -67,6 +77,7 @@ class Rollout:
             "race_frames": race,
             "race_s": None if race is None else round(race / FPS, 2),
             "vs_par": None if (race is None or not par) else round(race / par, 3),
+            "zones": self.zones,
             "return": round(self.returns, 1),
             "end": self.end,
             "deterministic": self.deterministic,
@@ -137,8 +148,8 @@ class Evaluation:
 
     @property
     def best(self) -> Rollout:
-        """The rollout with the most laps, then the fastest race."""
-        return min(self.rollouts, key=lambda r: (-r.laps.laps, r.race_frames or 10**9, -r.returns))
+        """The rollout that got furthest (checkpoint zones), then raced fastest."""
+        return min(self.rollouts, key=lambda r: r.rank_key)
 
     def summary(self) -> dict[str, Any]:
         best = self.best.summary(self.par)
@@ -171,6 +182,16 @@ def find_run(*folders: str | Path) -> Path | None:
         if (Path(folder) / "checkpoints" / "last.pt").is_file():
             return Path(folder)
     return None
+
+
+REFERENCE_AGENTS = Path(__file__).resolve().parent / "reference_agents"
+"""Policy-only checkpoints trained by ``benchmarks/learning.py`` (see its README section), one per state."""
+
+
+def reference_agent(state: str = "Level1") -> Path | None:
+    """The course's reference agent for a Practice Kart state (``Level1.pt``), or None if none ships."""
+    path = REFERENCE_AGENTS / f"{state}.pt"
+    return path if path.is_file() else None
 
 
 def checkpoint_for(run: str | Path) -> Path:

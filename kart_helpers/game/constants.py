@@ -22,6 +22,7 @@ GRID_LAPS = 127  # the laps counter on the start grid; 128 after the first cross
 CHECKPOINTS = 30  # checkpoint zones per lap on both tracks (RAM num_checkpoints)
 
 TURN_RATE = 2  # heading units per frame, as in the ROM
+TOP_SPEED = 900  # RAM speed at full throttle on road
 SUBPIXELS_PER_SPEED = 892 / 900 / 256  # px per frame per unit of speed
 
 # Practice Kart counts down 3 x 40 frames after the track is chosen; the state is saved

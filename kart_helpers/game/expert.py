@@ -120,3 +120,15 @@ def expert_drive(state: str = "Level1", max_frames: int = 8000) -> ExpertRun:
     finally:
         close_live_env()
     return ExpertRun(trace, lap_times(trace.column("laps"), trace.column("current_frame")))
+
+
+@functools.lru_cache(maxsize=2)
+def expert_screens(state: str = "Level1", every: int = 4, max_frames: int = 8000) -> tuple[np.ndarray, ...]:
+    """Every ``every``-th screen (224 x 256 x 3 uint8) of the expert's race, counted from reset as
+    a rollout's are (:func:`kart_helpers.evaluate.rollout.rollout`), so frame k of each is the same moment."""
+    env = make_env(PRACTICE_GAME, state=state, use_restricted_actions=retro.Actions.ALL)
+    try:
+        _, screens = record_drive(env, Expert(TRACKS[state]).buttons, max_frames, screens_every=every)
+    finally:
+        close_live_env()
+    return tuple(screens)

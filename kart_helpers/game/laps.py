@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kart_helpers.game.constants import GRID_LAPS, RACE_LAPS
+from kart_helpers.game.constants import CHECKPOINTS, GRID_LAPS, RACE_LAPS
+
+if TYPE_CHECKING:
+    from kart_helpers.ram.trace import RamTrace
 
 
 class LapClock:
@@ -69,3 +73,29 @@ def lap_times(laps: np.ndarray, current_frame: np.ndarray) -> LapClock:
     for lap, frame in zip(np.asarray(laps).tolist(), np.asarray(current_frame).tolist(), strict=True):
         clock.update(int(lap), int(frame))
     return clock
+
+
+def zone_entries(trace: RamTrace, zones: int = CHECKPOINTS) -> tuple[int, np.ndarray]:
+    """Race frame at which the driver first reached each zone of the race, in order of progress.
+
+    Progress is ``laps * zones + checkpoint``, kept at its best so far (a kart that backs into the
+    previous zone has not un-reached it), counted from the first frame the race clock runs.
+
+    Returns:
+        ``(first, entries)``: the progress on that first frame, and a ``(reached,)`` array whose
+        entry ``k`` is the race clock (frames since GO) when progress first reached ``first + k``.
+    """
+    clock = trace.column("current_frame").astype(np.int64)
+    progress = trace.column("laps").astype(np.int64) * zones + trace.column("checkpoint").astype(np.int64)
+    racing = clock > 0
+    if not racing.any():
+        return 0, np.zeros(0, dtype=np.int64)
+    best = np.maximum.accumulate(progress[racing])
+    first = int(best[0])
+    reached = np.searchsorted(best, np.arange(first, int(best[-1]) + 1))  # best is sorted: first index >= k
+    return first, clock[racing][reached]
+
+
+def zones_reached(trace: RamTrace, zones: int = CHECKPOINTS) -> int:
+    """Checkpoint zones a race got through from its start (30 per lap on Practice Kart): its progress."""
+    return max(len(zone_entries(trace, zones)[1]) - 1, 0)

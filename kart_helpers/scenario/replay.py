@@ -139,7 +139,7 @@ class EpisodeSummary:
         for name, value in self.totals.items():
             lines.append(f"{name:<11} {value:>9.1f} {self.events[name]:>12}")
         lines.append(f"{'sum':<11} {self.total:>9.1f}")
-        end = self.done_reason or "not done"
+        end = self.done_reason or "not by the scenario (still racing when the drive stopped, e.g. at a time limit)"
         lines.append(f"{self.frames} frames ({self.frames / FPS:.1f} s); episode end: {end}")
         return "\n".join(lines)
 

@@ -15,6 +15,10 @@ with ``torch.load(weights_only=True)``, which cannot run code hidden in a file:
   episode statistics; these three make a resume exact;
 - ``best_score``; ``reason`` (``epoch``, ``best``, ``interrupted``).
 
+:func:`export_policy` writes a policy-only checkpoint (no optimizer, history or RNG states; the
+weights in float16): enough to race, a few MB, and no way to resume. The course's reference
+agents are such files.
+
 A run folder holds ``checkpoints/epoch_0003.pt`` (the newest ``keep_epochs`` epochs), ``last.pt``
 (the newest, also written on Ctrl-C) and ``best.pt`` (the best policy so far). Every file is
 written atomically: a failed save leaves the previous file as it was, and no ``.tmp`` behind.
@@ -193,3 +197,26 @@ def restore_scheduler(scheduler: Any, state: dict[str, Any]) -> None:
 def list_checkpoints(log_dir: str | Path) -> list[Path]:
     """The epoch checkpoints of a run, oldest first."""
     return sorted(checkpoint_dir(log_dir).glob("epoch_*.pt"))
+
+
+POLICY_ONLY_KEYS = ("config", "policy", "counters", "n_actions", "obs_shape")
+"""What a policy-only checkpoint keeps: all that :func:`kart_helpers.train.trainer.load_policy` needs."""
+
+
+def export_policy(checkpoint: str | Path, path: str | Path, about: dict[str, Any] | None = None) -> Path:
+    """Write the policy of ``checkpoint`` alone, its weights in float16, to ``path``.
+
+    Args:
+        checkpoint: a checkpoint file or run folder.
+        about: plain values saved with it as ``about`` (e.g. how it was trained).
+
+    Returns:
+        ``path``; it loads with :func:`load_checkpoint` and races with ``load_policy``, but
+        cannot resume training.
+    """
+    data = load_checkpoint(checkpoint)
+    small = {key: data[key] for key in POLICY_ONLY_KEYS}
+    small["policy"] = {k: v.half() if v.is_floating_point() else v for k, v in data["policy"].items()}
+    small["reason"] = "policy only"
+    small["about"] = about or {}
+    return save_checkpoint(small, path)

@@ -25,6 +25,9 @@ from tianshou.algorithm import PPO
 from tianshou.algorithm.modelfree.a2c import A2CTrainingStats
 from tianshou.data import ReplayBuffer, SequenceSummaryStats, to_torch_as
 
+HEALTH_SIGNALS = ("approx_kl", "clip_fraction", "explained_variance")
+"""The health signals' names, as in the update statistics and the trainer's history."""
+
 
 @dataclass(kw_only=True)
 class KartPPOTrainingStats(A2CTrainingStats):

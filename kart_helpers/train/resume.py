@@ -70,6 +70,11 @@ def steps_into_epoch(config: PPOConfig, counters: dict[str, int]) -> int:
 def refuse_finished(config: PPOConfig, ckpt: dict[str, Any]) -> None:
     """Raise when resuming ``ckpt`` with ``config`` would train nothing more."""
     counters = ckpt["counters"]
+    if ckpt.get("reason") == "policy only":
+        raise ConfigError(
+            f"{ckpt['path']} holds a policy only (no optimizer state or history), e.g. a reference agent: it "
+            "races, but cannot resume. Resume from a run folder's last.pt, or start a new run."
+        )
     if int(counters["epoch"]) >= config.max_epochs:
         raise ConfigError(
             f"{ckpt['path']} has already trained {counters['env_step']} steps ({counters['epoch']} epochs), all that "

@@ -58,6 +58,7 @@ from kart_helpers.train.collector import LeanCollector
 from kart_helpers.train.config import PPOConfig
 from kart_helpers.train.envs import make_train_venv
 from kart_helpers.train.instruments import TrainLogger
+from kart_helpers.train.ppo import HEALTH_SIGNALS
 from kart_helpers.train.resume import (
     ResumableTrainer,
     refuse_finished,
@@ -233,6 +234,7 @@ class Trainer(RunState):
                 "actor_loss": _mean(log_data.get("actor_loss")),
                 "vf_loss": _mean(log_data.get("vf_loss")),
                 "ent_loss": _mean(log_data.get("ent_loss")),
+                **{key: _mean(log_data.get(key)) for key in HEALTH_SIGNALS},
                 "lr": float(lr),
             }
         )
@@ -256,8 +258,9 @@ class Trainer(RunState):
         if self._bar is not None and advance > 0:
             self._bar.update(advance)
             last = [e for e in self.history[-50:] if e["kind"] == "episode"]
+            grid = [e["laps"] for e in last if e.get("grid_start", True)]  # mid-track starts' laps are no race
             if last:
-                self._bar.set_postfix(ret=f"{last[-1]['return']:.0f}", laps=last[-1]["laps"], epoch=epoch)
+                self._bar.set_postfix(ret=f"{last[-1]['return']:.0f}", grid_laps=grid[-1] if grid else "-")
 
     # -- run --------------------------------------------------------------------------------
     def run(self) -> TrainResult:
