@@ -86,6 +86,8 @@ def export_reference(args: argparse.Namespace, summary: dict, checkpoints: dict[
     from kart_helpers.train.checkpoints import export_policy
 
     greedy = {k.split()[0]: e for k, e in summary["evaluation"].items() if k.endswith("greedy") and isinstance(e, dict)}
+    if not greedy:
+        raise SystemExit(f"no greedy race to choose a reference agent from: {summary['evaluation']}")
     label = min(greedy, key=lambda k: (-greedy[k]["zones"], greedy[k]["race_frames"] or 10**9))
     race = greedy[label]
     about = {"trained_by": "benchmarks/learning.py", "commit": summary["commit"], "seed": args.seed,
@@ -229,7 +231,7 @@ def main() -> None:
     }
     evaluations = {}
     try:
-        from kart_helpers.evaluate.rollout.rollout import evaluate_checkpoint
+        from kart_helpers.evaluate.rollout import evaluate_checkpoint
 
         for label, path in (("best", result.best), ("last", result.last)):
             if path is None:
