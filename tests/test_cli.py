@@ -86,10 +86,14 @@ def one_line_error(capsys) -> str:
         (["--device", "tpu"], "error: device must be auto, cpu, cuda or cuda:N, got 'tpu'"),
     ],
 )
-def test_a_bad_setting_is_one_line_and_exit_code_2(tmp_path, capsys, flags, message):
+def test_a_bad_setting_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, flags, message):
+    monkeypatch.chdir(tmp_path)  # the current folder, where a relative log_dir (runs/ppo) would go
+    fake_run(tmp_path / "runs" / "ppo")  # another run there, which a bad setting must not touch
+    before = tree(tmp_path)
     assert main([*SMALL, *flags, "--log-dir", str(tmp_path / "run")]) == 2
     assert one_line_error(capsys).startswith(message)
     assert not (tmp_path / "run").exists()
+    assert tree(tmp_path) == before, "a bad setting changed a file"
 
 
 def test_the_api_checks_settings_too():
@@ -145,6 +149,21 @@ def test_resume_refuses_a_change_of_view_or_actions(tmp_path, capsys, flags, dif
     line = one_line_error(capsys)
     assert "cannot resume" in line and differs in line
     assert tree(run) == before
+
+
+@pytest.mark.parametrize(
+    "game",
+    ["Airstriker-Genesis-v0", "MarioKart-Snes"],  # another console's game, and the other kart game
+)
+def test_resume_refuses_a_change_of_game(tmp_path, monkeypatch, capsys, game):
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path / "ring")
+    before = tree(tmp_path)
+    assert main(["--resume", str(run), "--total-steps", "512", "--game", game]) == 2
+    line = one_line_error(capsys)
+    assert f"cannot resume {run / 'checkpoints' / 'last.pt'}" in line
+    assert f"game 'PracticeKart-Snes' -> '{game}'" in line and "keep them" in line
+    assert tree(tmp_path) == before, "a refused resume changed a file"
 
 
 def test_resume_of_a_finished_run_asks_for_more_steps(tmp_path, capsys):

@@ -208,19 +208,23 @@ def test_checks_are_cached_by_content_and_redone_when_a_file_changes(user, monke
 
 def test_check_scenario_names_a_broken_data_json(user):
     (user / "data.json").write_text('{"info": {"laps": {"address": 8261825, "type": "|u1"},')
+    before = hashes(user.parent, shipped_integrations_dir())
     with pytest.raises(ScenarioError) as err:
         check_scenario(PRACTICE_GAME)
     [problem] = err.value.problems
     assert problem.path == user / "data.json" and problem.line == 1 and "not valid JSON" in problem.message
+    assert hashes(user.parent, shipped_integrations_dir()) == before, "check_scenario changed a file"
 
 
 def test_check_scenario_flags_a_variable_stable_retro_drops(user):
     (user / "data.json").write_text(data_json_with(speed={"address": 8261866, "type": "i2"}))
+    before = hashes(user.parent, shipped_integrations_dir())
     with pytest.raises(ScenarioError) as err:
         check_scenario(PRACTICE_GAME)
     [problem] = err.value.problems
     assert problem.path == user / "data.json" and problem.line == line_in(user / "data.json", '"i2"')
     assert "speed: type 'i2'" in str(problem) and "silently drops" in str(problem)
+    assert hashes(user.parent, shipped_integrations_dir()) == before, "check_scenario changed a file"
 
 
 # --- nothing writes into the shipped integrations -----------------------------------------------

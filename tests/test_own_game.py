@@ -25,6 +25,7 @@ from kart_helpers.emulator.integration import (
     integration_dirs,
     register,
     rom_names,
+    shipped_integrations_dir,
     user_game_dir,
 )
 from kart_helpers.emulator.preflight import IntegrationFileError
@@ -41,8 +42,14 @@ SCORE = 16712270  # Airstriker's score in stable-retro's own data.json (>u4): th
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 
 
-def hashes(folder: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+def hashes(*folders: Path) -> dict[str, str]:
+    """SHA-1 of every file under ``folders``: what "no file changed" is checked against."""
+    return {
+        str(p): hashlib.sha1(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 @pytest.fixture
@@ -74,8 +81,10 @@ def fire(info: dict, env) -> str:
 
 def test_a_new_game_without_its_rom_says_import_it_not_reinstall(user):
     write_data_json({"laps": (8261825, "|u1")}, user_game_dir("MyKart-Snes"))
+    before = hashes(user, shipped_integrations_dir())
     with pytest.raises(IntegrationError) as err:
         make_env("MyKart-Snes")
+    assert hashes(user, shipped_integrations_dir()) == before, "make_env changed a file"
     message = str(err.value)
     assert message.startswith("MyKart-Snes: no ROM (rom.sfc) (looked in ")
     assert "import your ROM with kart_helpers.rom.importer.import_rom(path, game='MyKart-Snes')" in message
@@ -101,8 +110,10 @@ def test_import_rom_writes_a_genesis_rom_as_rom_md(user):
 
 def test_missing_data_json_names_a_function_that_exists(user):
     shutil.copy(BUNDLED / "rom.md", user_game_dir("MyShooter-Genesis") / "rom.md")
+    before = hashes(user, shipped_integrations_dir())
     with pytest.raises(IntegrationError) as err:
         make_env("MyShooter-Genesis")
+    assert hashes(user, shipped_integrations_dir()) == before, "make_env changed a file"
     assert "no data.json" in str(err.value)
     assert "kart_helpers.ram.data_json.write_data_json(variables, user_game_dir(game))" in str(err.value)
     assert callable(importlib.import_module("kart_helpers.ram.data_json").write_data_json)
@@ -122,11 +133,13 @@ def test_a_folder_of_your_own_is_searched_and_registered(shooter):
 
 
 def test_a_missing_state_in_your_own_folder_is_named_not_a_type_error(shooter):
+    before = hashes(shooter.parent, BUNDLED)
     with pytest.raises(IntegrationError) as err:
         make_env("Shooter-Genesis", state="Level9")
     assert "Shooter-Genesis: no Level9.state" in str(err.value) and "states available: Level1" in str(err.value)
     with pytest.raises(IntegrationError, match=r"no Level9.state .*states available: Level1"):
         make_env(AIRSTRIKER, state="Level9")  # stable-retro's own game too
+    assert hashes(shooter.parent, BUNDLED) == before, "make_env changed a file"
 
 
 def test_your_own_folder_gets_the_same_file_checks(shooter):
@@ -167,6 +180,21 @@ def test_airstriker_pipeline_has_no_kart_defaults(user):
         PipelineConfig(game="MyGame")
     with pytest.raises(ValueError, match=r"Crop rows \[0, 300\) do not fit a frame of 224 rows"):
         make_kart_env(PipelineConfig(game=AIRSTRIKER, crop_rows=(0, 300)))
+
+
+def test_a_genesis_crop_may_be_320_wide_and_a_snes_one_not_300(user):
+    config = PipelineConfig(game=AIRSTRIKER, crop_cols=(0, 320), resize=None, frame_stack=1)
+    assert config.crop_cols == (0, 320), "a Genesis screen is 320 wide: no 256-column limit"
+    env = make_kart_env(config)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (224, 320) == config.observation_shape((224, 320, 3)), "all 320 columns kept"
+    with pytest.raises(ValueError, match=r"Crop columns \[0, 321\) do not fit a frame of 320 columns"):
+        make_kart_env(PipelineConfig(game=AIRSTRIKER, crop_cols=(0, 321)))  # checked against the real frame
+    with pytest.raises(ValueError) as err:
+        PipelineConfig(crop_cols=(0, 300))  # Practice Kart, a SNES game: refused before any emulator starts
+    assert str(err.value) == "crop_cols=(0, 300): give [start, stop) with 0 <= start < stop <= 256, or None"
+    with pytest.raises(ValueError, match=r"crop_cols=\(0, 300\): .* <= 256"):
+        PipelineConfig(game="MarioKart-Snes", crop_cols=(0, 300))
 
 
 def test_kart_defaults_stay_for_the_kart_games():

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_integration_errors import hashes  # the tests' one "no file changed" helper
 
 from kart_helpers.emulator.integration import game_dir, shipped_integrations_dir
 from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
@@ -202,13 +203,20 @@ def test_zip_without_the_rom_lists_its_members(user_dir):
     assert not (user_dir / REAL_GAME / "rom.sfc").exists()
 
 
-def test_a_zip_of_thousands_of_files_gives_a_short_message(user_dir):
-    message = refusal(make_zip({f"notes/{k:04d}.txt": b"not a rom\n" for k in range(3000)}))
+def test_a_zip_of_thousands_of_files_gives_a_short_message(tmp_path, user_dir):
+    archive = tmp_path / "downloads" / "notes.zip"
+    archive.parent.mkdir()
+    archive.write_bytes(make_zip({f"notes/{k:04d}.txt": b"not a rom\n" for k in range(3000)}))
+    import_rom(SHIPPED_ROM, game=PRACTICE_GAME)  # a user folder that already holds a ROM, to be left alone
+    before = hashes(archive.parent, user_dir)
+    message = refusal(archive.read_bytes())
     assert "None of the 3000 files from the data you passed" in message
     assert message.count("\n    - ") == importer.MAX_LISTED, "only the first files are described"
     assert f"... and {3000 - importer.MAX_LISTED:,} more files, not shown" in message
     assert len(message.splitlines()) < 3 * importer.MAX_LISTED + 10
     assert "Nothing was written." in message and not (user_dir / REAL_GAME / "rom.sfc").exists()
+    assert f"None of the 3000 files from {archive}" in refusal(archive), "the same refusal, given the zip's path"
+    assert hashes(archive.parent, user_dir) == before, "the zip or the user folder changed"
 
 
 def test_empty_zip_is_named(user_dir):
