@@ -90,8 +90,11 @@ def export_reference(args: argparse.Namespace, summary: dict, checkpoints: dict[
         raise SystemExit(f"no greedy race to choose a reference agent from: {summary['evaluation']}")
     label = min(greedy, key=lambda k: (-greedy[k]["zones"], greedy[k]["race_frames"] or 10**9))
     race = greedy[label]
+    from kart_helpers.train.checkpoints import load_checkpoint
+
+    steps = int(load_checkpoint(checkpoints[label])["counters"]["env_step"])  # best.pt is older than the run's end
     about = {"trained_by": "benchmarks/learning.py", "commit": summary["commit"], "seed": args.seed,
-             "state": args.state, "checkpoint": label, "env_steps": summary["env_steps"],
+             "state": args.state, "checkpoint": label, "env_steps": steps, "run_env_steps": summary["env_steps"],
              "rom_sha1": summary["rom_sha1"], "greedy_race_frames": race["race_frames"], "laps": race["laps"],
              "par_frames": summary["par_frames"]}  # fmt: skip
     path = export_policy(checkpoints[label], REFERENCE_AGENTS / f"{args.state}.pt", about)

@@ -117,12 +117,18 @@ from kart_helpers.bench.estimate import estimate_training
 print(estimate_training(config))
 
 # %% [markdown]
-# What to expect along the full run, on Practice Ring (`benchmarks/results/learning.md`):
-# - **at 25 %** (100k steps) the return has climbed far above its start and the laps panel shows
-#   the first races from the grid, some of them all 5 laps;
-# - **at 50 %** most races from the grid finish, and lap times fall towards the dashed line of
-#   the expert's lap;
-# - **at 100 %** the laps panel sits at 5 and the best lap times are near the expert's.
+# What to expect along the full run on Practice Ring, from the learning benchmark's run with this
+# seed (`benchmarks/results/learning.md`):
+# - **in the first 5 %** (20k steps) the return climbs fast, and the first races from the grid
+#   finish all 5 laps, about 5 % slower than the expert;
+# - **at 25 %** (100k steps) every race from the grid finishes, and lap times sit near the
+#   dashed line of the expert's lap;
+# - **from 50 % to 100 %** the races get a little faster and steadier: the best finished a few
+#   percent under the expert's par. The clip fraction and approx-KL shrink as the learning rate
+#   decays. The explained variance rises at first, then drops below 0 once the kart races: the
+#   critic's predictions are then off by more than the returns vary. The policy learns anyway,
+#   since GAE's advantages use differences of neighbouring values, but it is a sign that the
+#   critic could do better.
 #
 # The progress bar counts steps and shows the time left; `grid_laps` is the laps of the latest
 # episode that started on the grid.
@@ -166,7 +172,7 @@ print("\naction probabilities of a fresh network:", probs.numpy().round(3))
 #   policy (above about 0.02 the steps get big for the clip to hold), and the clip fraction is
 #   the share of samples whose probability ratio the clip cut;
 # - **explained variance**: how much of the returns' spread the critic predicts (1 = all,
-#   0 = no better than their mean). It climbs from 0 as the value head learns.
+#   0 = no better than their mean, below 0 worse than that).
 #
 # A checkpoint is written after every trainer epoch. Interrupt the kernel at any time: the run saves
 # `last.pt` on the way out, and section 5 resumes from it.
@@ -189,11 +195,9 @@ print(f"{result.counters['env_step']} steps in {result.timing['wall_s']:.0f} s "
 #   returns. `actor_loss` stays near zero: PPO's clipped objective keeps each step small.
 # - The entropy term shrinks slowly as the policy becomes sure of itself. If it collapses
 #   early, the agent stops exploring: raise `ent_coef`.
-# - Seeds differ a lot. In the full run on Practice Ring, 2 seeds of 3 raced 5 laps within 30
-#   minutes (after 18 and 29 minutes); the third kept leaving the road at the same bend, after
-#   checkpoint 19-21 (`benchmarks/results/learning.md`). That failure looks like this: the
-#   return still climbs, because half the episodes start along the track, but the laps panel
-#   (grid starts only) stays at 0. Try another `seed`, or resume and train longer.
+# - Seeds differ. If the laps panel (grid starts only) stays at 0 while the return still
+#   climbs (half the episodes start along the track and earn their checkpoints there), the
+#   agent keeps leaving the road at one bend: try another `seed`, or resume and train longer.
 #
 # The timing line says where the run's time went: collecting (the emulators, and the policy
 # choosing each action) and PPO's updates. The rest, a few percent, is the trainer's own work

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from kart_helpers.display.evaluation_plots import plot_comparison, plot_rollout, plot_traces
 from kart_helpers.display.video import write_video
 from kart_helpers.evaluate.report import compare, lap_table
-from kart_helpers.evaluate.rollout import evaluate_checkpoint
-from kart_helpers.game.constants import PAR_FRAMES
+from kart_helpers.evaluate.rollout import Evaluation, Rollout, evaluate_checkpoint
+from kart_helpers.game.constants import CHECKPOINTS, GRID_LAPS, GRID_RAM, PAR_FRAMES
 from kart_helpers.game.expert import expert_drive
 from kart_helpers.game.laps import LapClock, lap_times
-from kart_helpers.train import PPOConfig, train
+from kart_helpers.ram.trace import RamTrace
+from kart_helpers.train import PPOConfig, load_checkpoint, train
+from kart_helpers.train.checkpoints import export_policy
+from kart_helpers.train.config import ConfigError
+from kart_helpers.train.resume import refuse_finished
+from kart_helpers.train.trainer import load_policy
 
 
 def test_lap_clock_counts_each_lap_once():
@@ -58,7 +66,7 @@ def test_rollouts_of_a_checkpoint_return_lap_data(checkpoint, tmp_path):
     assert "| checkpoint |" in compare([det, sto], ["deterministic", "stochastic"])
     fig = plot_comparison([det, sto], ["det", "sto"], par=expert_drive("Level1").clock)
     bars = fig.axes[0].patches
-    assert [b.get_height() for b in bars] == [det.best.laps.laps, sto.best.laps.laps]
+    assert [b.get_height() for b in bars] == [det.best.zones / CHECKPOINTS, sto.best.zones / CHECKPOINTS]
     expert_line = fig.axes[1].get_lines()[-1]  # no laps for the agents: only the expert's line has points
     assert expert_line.get_label() == "expert" and len(expert_line.get_xdata()) == 5
     assert expert_line.get_ydata().sum() == pytest.approx(
@@ -79,3 +87,37 @@ def test_rollouts_of_a_checkpoint_return_lap_data(checkpoint, tmp_path):
     gif = write_video(ro.screens[:5], tmp_path / "clip.gif")
     assert mp4.stat().st_size > 1000 and gif.read_bytes()[:3] == b"GIF"
     assert np.isfinite(ro.returns)
+
+
+def _race(zones: int, returns: float) -> Rollout:
+    """A made-up race from the grid through ``zones`` checkpoint zones, one per 10 frames."""
+    grid = {**GRID_RAM, "x": 0, "y": 0}
+    progress = GRID_LAPS * CHECKPOINTS + CHECKPOINTS - 1
+    changes = [{"current_frame": 1}]
+    for k in range(1, zones + 1):
+        p = progress + k
+        changes += [{"laps": p // CHECKPOINTS, "checkpoint": p % CHECKPOINTS, "current_frame": 10 * k}]
+    return Rollout([], 0, RamTrace.synthetic(grid, changes), None, LapClock(), [], returns, True, "wall_hits")
+
+
+def test_compare_ranks_by_progress_not_by_return():
+    far, near, nowhere = _race(12, returns=-500.0), _race(3, returns=900.0), _race(0, returns=2000.0)
+    assert (far.zones, near.zones, nowhere.zones) == (12, 3, 0)
+    evaluations = [Evaluation(label, None, 0, [ro], 3868) for label, ro in (("a", nowhere), ("b", near), ("c", far))]
+    rows = compare(evaluations, ["nowhere", "near", "far"]).splitlines()[2:]
+    assert [row.split("|")[2].strip() for row in rows] == ["far", "near", "nowhere"]
+    assert Evaluation("x", None, 0, [near, nowhere, far], 3868).best is far
+
+
+def test_a_policy_only_export_races_but_cannot_resume(checkpoint, tmp_path):
+    path = export_policy(checkpoint, tmp_path / "ref.pt", {"seed": 0})
+    assert path.stat().st_size < 0.5 * Path(checkpoint).stat().st_size
+    data = torch.load(path, weights_only=True)
+    assert data["about"] == {"seed": 0} and "algorithm" not in data and "history" not in data
+    policy, _, _ = load_policy(path)
+    full, _, _ = load_policy(checkpoint)
+    for (name, small), big in zip(policy.state_dict().items(), full.state_dict().values(), strict=True):
+        assert torch.allclose(small, big, atol=1e-3 * float(big.abs().max()) + 1e-6), name  # float16 weights
+    config = load_checkpoint(path)
+    with pytest.raises(ConfigError, match="policy only"):
+        refuse_finished(PPOConfig(total_steps=10**6), config)

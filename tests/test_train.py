@@ -140,6 +140,8 @@ def test_tiny_training_run_writes_checkpoints(run):
     assert result.counters["env_step"] == 128 and result.counters["epoch"] == 2
     updates = [h for h in result.history if h["kind"] == "update"]
     assert len(updates) == 2 and all(math.isfinite(u["loss"]) for u in updates)
+    for u in updates:  # PPO's health signals, for the plot and TensorBoard
+        assert u["approx_kl"] >= 0 and 0 <= u["clip_fraction"] <= 1 and u["explained_variance"] <= 1
     folder = result.log_dir / "checkpoints"
     assert (folder / "epoch_0001.pt").is_file() and (folder / "epoch_0002.pt").is_file()
     assert result.last == folder / "last.pt"
@@ -362,3 +364,17 @@ def test_env_workers_leave_ctrl_c_to_the_trainer():
         assert obs.shape == (1, 4, 84, 84)
     finally:
         venv.close()
+
+
+def test_the_training_plot_draws_the_health_signals(run):
+    from kart_helpers.display.training import plot_history
+
+    _, result, _ = run
+    fig = plot_history(result.history, "tiny")
+    titles = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    updates = [h for h in result.history if h["kind"] == "update"]
+    kl = next(line for line in titles["policy change per update"].get_lines() if line.get_label() == "approx-KL")
+    assert list(kl.get_ydata()) == [u["approx_kl"] for u in updates]
+    critic = titles["critic: explained variance (1 = perfect)"].get_lines()[0]
+    assert list(critic.get_ydata()) == [u["explained_variance"] for u in updates]
+    assert all(ax.get_xlim() == (0, result.counters["env_step"]) for ax in titles.values())
