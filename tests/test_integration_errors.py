@@ -3,7 +3,6 @@ files are never written: each case feeds the bad input and checks the message an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import stable_retro as retro
+from file_hashes import hashes
 
 from kart_helpers.emulator import preflight
 from kart_helpers.emulator.env import close_live_env, make_env
@@ -36,16 +36,6 @@ from kart_helpers.scenario.files import ScenarioError
 
 SHIPPED = game_dir(PRACTICE_GAME)
 SCRIPT = (SHIPPED / "script.lua").read_text()
-
-
-def hashes(*folders: Path) -> dict[str, str]:
-    """SHA-1 of every file under ``folders``: what "no file changed" is checked against."""
-    return {
-        str(p): hashlib.sha1(p.read_bytes()).hexdigest()
-        for folder in folders
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
 
 
 @pytest.fixture

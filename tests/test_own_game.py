@@ -4,7 +4,6 @@ a RAM search for the score of Airstriker (a Genesis shooter bundled with stable-
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import stable_retro as retro
+from file_hashes import hashes
 
 from kart_helpers.emulator import integration
 from kart_helpers.emulator.env import check_integration, close_live_env, make_env
@@ -40,16 +40,6 @@ AIRSTRIKER = "Airstriker-Genesis-v0"
 BUNDLED = Path(retro.data.get_romfile_path(AIRSTRIKER)).parent
 SCORE = 16712270  # Airstriker's score in stable-retro's own data.json (>u4): the answer, checked only at the end
 HAVE_RAY = importlib.util.find_spec("ray") is not None
-
-
-def hashes(*folders: Path) -> dict[str, str]:
-    """SHA-1 of every file under ``folders``: what "no file changed" is checked against."""
-    return {
-        str(p): hashlib.sha1(p.read_bytes()).hexdigest()
-        for folder in folders
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
 
 
 @pytest.fixture

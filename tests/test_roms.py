@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_integration_errors import hashes  # the tests' one "no file changed" helper
+from file_hashes import hashes
 
 from kart_helpers.emulator.integration import game_dir, shipped_integrations_dir
 from kart_helpers.game.constants import PRACTICE_GAME, REAL_GAME
