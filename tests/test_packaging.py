@@ -256,6 +256,10 @@ def test_wheel_ships_the_integrations_inside_the_package(wheel):
     for name in SHIPPED_FILES:
         assert f"kart_helpers/integrations/{name}" in names, f"the wheel lacks kart_helpers/integrations/{name}"
     assert "practice_kart/src/main.s" in names
+    agents = sorted(p.name for p in (ROOT / "kart_helpers" / "evaluate" / "reference_agents").glob("*.pt"))
+    assert agents, "no reference agent in kart_helpers/evaluate/reference_agents"
+    for agent in agents:  # notebook 07 races them when the learner has no run of their own
+        assert f"kart_helpers/evaluate/reference_agents/{agent}" in names, f"the wheel lacks {agent}"
     top_level = {n.split("/", 1)[0] for n in names}
     unexpected = {t for t in top_level if t not in {"kart_helpers", "practice_kart"} and not t.endswith(".dist-info")}
     assert not unexpected, f"unexpected top-level entries in the wheel: {sorted(unexpected)}"
