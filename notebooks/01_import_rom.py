@@ -182,6 +182,11 @@ else:
 #
 # In Colab, use the upload widget. Choose the file and run the next cell again. Nothing happens
 # until you upload something, and in CI nobody does.
+#
+# The import writes one file into your user folder, `MarioKart-Snes/rom.sfc`. From then on,
+# notebooks 06 and 07 train and race on Super Mario Kart instead of Practice Kart (the last
+# line below says which game they will use). To go back to Practice Kart, delete that file;
+# your own dump, wherever you keep it, is never touched.
 
 # %%
 import ipywidgets as widgets

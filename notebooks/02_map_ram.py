@@ -295,9 +295,9 @@ surface.table()
 # into the wall, one frame at a time, until the speed we found turns negative in RAM: the bounce.
 # On that frame, the surface byte must show something new.
 #
-# The HUD in the picture still shows a positive speed. That is not a contradiction: the game
-# draws the screen from the previous frame's values, so the picture lags RAM by one frame.
-# RAM is what we trust; the caption gives the speed RAM holds.
+# The HUD in the picture still shows a positive number. That is not a contradiction: the HUD
+# draws the speed without its sign (backwards at 120 reads 120), so only RAM tells forward from
+# back. RAM is what we trust; the caption gives the speed RAM holds.
 
 # %%
 surface.reset(env)

@@ -285,12 +285,14 @@ print("on the grid" if not hand.on_grid() else hand.on_grid())
 # ## Exercise
 #
 # Make a **flying start**: a state one second into the race, at full throttle, so an agent can
-# practise the first corner at speed. Write `flying_script`, the button script that gets there
-# from your grid state. The check plays it from `Level1`, saves the state in a scratch folder
-# and loads it back, the way `reset()` would, and tells you whether it is one second in and
-# fast. It writes nothing into your user folder, right answer or wrong, so you can try as often
-# as you like: your states and `metadata.json` stay as they were. It hands the flying start
-# back to you as bytes, and `load_state` puts an env there.
+# practise the first corner at speed. Full throttle means B held from the green light; one second
+# of it takes the kart past 300 on the speedometer, well short of its top speed of 900, because the
+# kart gains 6 a frame and needs two and a half seconds to get there. Write `flying_script`, the
+# button script that gets there from your grid state. The check plays it from `Level1`, saves the
+# state in a scratch folder and loads it back, the way `reset()` would, and tells you whether it is
+# one second in and fast. It writes nothing into your user folder, right answer or wrong, so you
+# can try as often as you like: your states and `metadata.json` stay as they were. It hands the
+# flying start back to you as bytes, and `load_state` puts an env there.
 
 # %%
 flying_script = ...  # your answer: a button script, a list of (buttons, frames, note) steps; see the hint above

@@ -123,12 +123,16 @@ print(estimate_training(config))
 #   finish all 5 laps, about 5 % slower than the expert;
 # - **at 25 %** (100k steps) every race from the grid finishes, and lap times sit near the
 #   dashed line of the expert's lap;
-# - **from 50 % to 100 %** the races get a little faster and steadier: the best finished a few
-#   percent under the expert's par. The clip fraction and approx-KL shrink as the learning rate
-#   decays. The explained variance rises at first, then drops below 0 once the kart races: the
-#   critic's predictions are then off by more than the returns vary. The policy learns anyway,
-#   since GAE's advantages use differences of neighbouring values, but it is a sign that the
-#   critic could do better.
+# - **at 50 %** (200k steps) every race from the grid still finishes, and half of them beat
+#   the expert's par by a few percent;
+# - **at 100 %** the learning rate has decayed to 0 and the curves are flat: the best race
+#   finished a few percent under the expert's par.
+#
+# Along the way, the clip fraction and approx-KL shrink as the learning rate decays. The
+# explained variance rises at first, then drops below 0 once the kart races: the critic's
+# predictions are then off by more than the returns vary. The policy learns anyway, since GAE's
+# advantages use differences of neighbouring values, but it is a sign that the critic could do
+# better.
 #
 # The progress bar counts steps and shows the time left; `grid_laps` is the laps of the latest
 # episode that started on the grid.
@@ -138,7 +142,7 @@ print(estimate_training(config))
 # The agent sees 4 stacked grayscale frames of 84 × 84 pixels, as bytes. The network is the
 # "Nature CNN" from DeepMind's Atari work: three convolutions and a 512-unit layer (the
 # **trunk**), then two small heads:
-# - the **policy head** gives one logit per action (4 button combos);
+# - the **policy head** gives one logit per action (one per button combo of the action set);
 # - the **value head** estimates the return from this state (PPO's baseline).
 #
 # The two heads share the trunk. Weights start orthogonal; the policy head's are scaled by

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from made_up_race import made_up_race
 
 from kart_helpers.display.evaluation_plots import plot_comparison, plot_rollout, plot_traces
 from kart_helpers.display.video import write_video
 from kart_helpers.evaluate.report import compare, lap_table
 from kart_helpers.evaluate.rollout import Evaluation, Rollout, evaluate_checkpoint
-from kart_helpers.game.constants import CHECKPOINTS, GRID_LAPS, GRID_RAM, PAR_FRAMES
+from kart_helpers.game.constants import CHECKPOINTS, PAR_FRAMES
 from kart_helpers.game.expert import expert_drive
 from kart_helpers.game.laps import LapClock, lap_times
-from kart_helpers.ram.trace import RamTrace
 from kart_helpers.train import PPOConfig, load_checkpoint, train
 from kart_helpers.train.checkpoints import export_policy
 from kart_helpers.train.config import ConfigError
@@ -90,14 +90,9 @@ def test_rollouts_of_a_checkpoint_return_lap_data(checkpoint, tmp_path):
 
 
 def _race(zones: int, returns: float) -> Rollout:
-    """A made-up race from the grid through ``zones`` checkpoint zones, one per 10 frames."""
-    grid = {**GRID_RAM, "x": 0, "y": 0}
-    progress = GRID_LAPS * CHECKPOINTS + CHECKPOINTS - 1
-    changes = [{"current_frame": 1}]
-    for k in range(1, zones + 1):
-        p = progress + k
-        changes += [{"laps": p // CHECKPOINTS, "checkpoint": p % CHECKPOINTS, "current_frame": 10 * k}]
-    return Rollout([], 0, RamTrace.synthetic(grid, changes), None, LapClock(), [], returns, True, "wall_hits")
+    """A made-up race from the grid through ``zones`` of the track's checkpoint zones, 10 frames each."""
+    trace = made_up_race([10] * zones, zones=CHECKPOINTS, grid=1)
+    return Rollout([], 0, trace, None, LapClock(), [], returns, True, "wall_hits")
 
 
 def test_compare_ranks_by_progress_not_by_return():

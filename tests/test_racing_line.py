@@ -2,30 +2,14 @@
 
 import numpy as np
 import pytest
+from made_up_race import made_up_race as drive
 
 from kart_helpers.display.racing_line import plot_racing_line, time_lost, track_surface
 from kart_helpers.display.video import side_by_side
-from kart_helpers.game.constants import CHECKPOINTS, GRID_LAPS, GRID_RAM, RACE_LAPS
+from kart_helpers.game.constants import CHECKPOINTS, GRID_LAPS, RACE_LAPS
 from kart_helpers.game.expert import expert_drive
 from kart_helpers.game.laps import zone_entries, zones_reached
 from kart_helpers.ram.trace import RamTrace
-
-
-def drive(frames_per_zone: list[int], zones: int = 4, grid: int = 3) -> RamTrace:
-    """A made-up race on a track of ``zones`` zones: ``grid`` frames of the race clock on the grid
-    (the last zone, before the line), then ``frames_per_zone[k]`` frames in each zone it enters."""
-    start = {**GRID_RAM, "checkpoint": zones - 1, "num_checkpoints": zones, "x": 0, "y": 0, "current_frame": 0}
-    changes = [{"current_frame": clock} for clock in range(1, grid + 1)]
-    clock, progress = grid, GRID_LAPS * zones + zones - 1
-    for frames in frames_per_zone:
-        progress += 1
-        for k in range(frames):
-            clock += 1
-            change = {"current_frame": clock}
-            if k == 0:
-                change |= {"laps": progress // zones, "checkpoint": progress % zones, "x": progress * 10}
-            changes.append(change)
-    return RamTrace.synthetic(start, changes)
 
 
 def test_zone_entries_follow_the_race_clock_and_ignore_backing_up():

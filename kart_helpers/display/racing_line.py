@@ -8,6 +8,7 @@ expert's, summed over the laps both completed, is what that zone cost the agent.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -24,12 +25,14 @@ SURFACE_COLOURS = ListedColormap(["#e8e4d8", "#c9d7b0", "#8c8c8c"])
 """Background (walls and beyond), off-road, road."""
 
 
+@lru_cache(maxsize=4)  # once per track: a figure draws it in each panel, 07 draws several figures
 def track_surface(state: str, px: int = 4) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Practice Kart's track ``state`` from above, rasterised from its centreline in ``tracks.json``.
 
     Returns:
         ``(surface, extent)``: a ``(rows, cols)`` int array, 2 = road, 1 = off-road, 0 = beyond,
         one cell per ``px`` world pixels, and its extent for ``imshow`` (left, right, bottom, top).
+        The array is shared between calls and read-only.
     """
     world = read_json(PRACTICE_GAME, "tracks.json")
     track = world["tracks"][TRACKS[state]]
@@ -42,6 +45,7 @@ def track_surface(state: str, px: int = 4) -> tuple[np.ndarray, tuple[float, flo
         distance[row] = np.sqrt(d2.min(axis=1))
     road, offroad = track["road_half_width"], track["road_half_width"] + track["offroad_width"]
     surface = np.where(distance <= road, 2, np.where(distance <= offroad, 1, 0))
+    surface.flags.writeable = False
     return surface, (0.0, float(width), float(height), 0.0)
 
 

@@ -57,7 +57,7 @@ class RunState:
     def algorithm(self) -> PPO:
         raise NotImplementedError
 
-    def _advance(self, env_step: int, epoch: int) -> None:
+    def _advance(self, env_step: int) -> None:
         raise NotImplementedError
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -110,7 +110,7 @@ class RunState:
         return {"reason": reason, **state, "history": self.history[: self._boundary["history_len"]]}
 
     def _save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> str:
-        self._advance(env_step, epoch)
+        self._advance(env_step)
         self.counters["epoch"] = epoch  # update_step: ours counts finished updates, as Tianshou's does here
         improved = self.config.test_episodes == 0 and self._episodes_this_epoch
         if improved and (score := float(np.mean(self._episodes_this_epoch))) > self.best_score:

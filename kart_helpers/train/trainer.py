@@ -245,14 +245,14 @@ class Trainer(RunState):
         if self._collect_end is not None:
             self._update_s += now - self._collect_end
         self._collect_end = None
-        self._advance(env_step, epoch)
+        self._advance(env_step)
         self._snapshot()
         if self.live_plot is not None:
             self.live_plot.update(self.history)
         for callback in self.callbacks:
             callback(self)
 
-    def _advance(self, env_step: int, epoch: int) -> None:
+    def _advance(self, env_step: int) -> None:
         advance = env_step - self.counters["env_step"]
         self.counters["env_step"] = env_step
         if self._bar is not None and advance > 0:
