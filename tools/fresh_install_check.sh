@@ -29,7 +29,7 @@ cd "$DIR/work"
 "$DIR/venv/bin/python" - <<'EOF'
 import sys, kart_helpers, torch, retro, tianshou
 print(f"Python {sys.version.split()[0]}; kart_helpers from {kart_helpers.__file__}")
-print(f"torch {torch.__version__}, stable-retro {retro.__version__}, tianshou {tianshou.__version__}")
+print(f"torch {torch.__version__}, stable-retro {retro.__version__.strip()}, tianshou {tianshou.__version__}")
 EOF
 KART_SMOKE=1 KART_INTEGRATIONS="$DIR/user" "$DIR/venv/bin/python" -m pytest -p no:cacheprovider \
     --nbmake --nbmake-timeout=600 ./*.ipynb
