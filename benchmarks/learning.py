@@ -83,15 +83,13 @@ def raw_speed(state: str) -> float:
 def export_reference(args: argparse.Namespace, summary: dict, checkpoints: dict[str, Path | None]) -> dict:
     """Save the checkpoint whose greedy race got furthest and fastest as the reference agent of ``args.state``."""
     from kart_helpers.evaluate.rollout import REFERENCE_AGENTS
-    from kart_helpers.train.checkpoints import export_policy
+    from kart_helpers.train.checkpoints import export_policy, load_checkpoint
 
     greedy = {k.split()[0]: e for k, e in summary["evaluation"].items() if k.endswith("greedy") and isinstance(e, dict)}
     if not greedy:
         raise SystemExit(f"no greedy race to choose a reference agent from: {summary['evaluation']}")
     label = min(greedy, key=lambda k: (-greedy[k]["zones"], greedy[k]["race_frames"] or 10**9))
     race = greedy[label]
-    from kart_helpers.train.checkpoints import load_checkpoint
-
     steps = int(load_checkpoint(checkpoints[label])["counters"]["env_step"])  # best.pt is older than the run's end
     about = {"trained_by": "benchmarks/learning.py", "commit": summary["commit"], "seed": args.seed,
              "state": args.state, "checkpoint": label, "env_steps": steps, "run_env_steps": summary["env_steps"],

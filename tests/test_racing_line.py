@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from made_up_race import made_up_race as drive
+from made_up_race import made_up_race
 
 from kart_helpers.display.racing_line import plot_racing_line, time_lost, track_surface
 from kart_helpers.display.video import side_by_side
@@ -13,7 +13,7 @@ from kart_helpers.ram.trace import RamTrace
 
 
 def test_zone_entries_follow_the_race_clock_and_ignore_backing_up():
-    trace = drive([5, 7, 3])
+    trace = made_up_race([5, 7, 3])
     first, entries = zone_entries(trace, zones=4)
     assert first == GRID_LAPS * 4 + 3  # the grid: lap counter 127, the last zone before the line
     assert entries.tolist() == [1, 4, 9, 16]  # the grid from clock 1, then 3 grid frames, 5, 7 later
@@ -23,8 +23,8 @@ def test_zone_entries_follow_the_race_clock_and_ignore_backing_up():
 
 
 def test_time_lost_is_the_agent_s_extra_frames_in_each_zone():
-    expert = drive([5, 5, 5, 5, 5])
-    agent = drive([5, 9, 5, 6, 5])  # 4 frames slower in the second zone after the line, 1 in the fourth
+    expert = made_up_race([5, 5, 5, 5, 5])
+    agent = made_up_race([5, 9, 5, 6, 5])  # 4 frames slower in the second zone after the line, 1 in the fourth
     lost = time_lost(agent, expert, zones=4)
     assert lost.sum() == 5
     assert np.flatnonzero(lost).size == 2 and lost.max() == 4
