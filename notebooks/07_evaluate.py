@@ -43,7 +43,8 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## 1. Find a checkpoint
 #
-# We race the best checkpoint of your full run of notebook 06 (`runs/06_ppo`) if you made one.
+# We race the best checkpoint (`best.pt`, see section 5) of your full run of notebook 06
+# (`runs/06_ppo`) if you made one.
 # If not, we race the course's **reference agent**: a policy trained with the same settings by
 # `benchmarks/learning.py` and shipped with the course, so that this notebook always shows a
 # kart that races. Section 5 compares the epochs of your own run: the full one, or the smoke run
@@ -182,7 +183,14 @@ print("\nexpert:\n", summarize(run_python(expert_trace)), sep="")
 # piles up penalties, while one that turned back early did not. The first rows are this
 # section's picks of the run's epochs; the greedy race of section 2 is in the table too.
 #
-# An early, barely trained checkpoint sometimes shows a lap: its actions are still close to
+# Which epochs are there depends on the run. A full run keeps only its newest 3 epochs
+# (`keep_epochs`, about 20 MB each), so its table sets the end of training beside `best.pt`.
+# "Best" is the trainer's pick: the epoch whose training episodes earned the most on average,
+# with sampled actions and half of them starting mid-lap. Raced greedily from the grid, a later
+# epoch can well be faster, and the table shows it when it is.
+#
+# A short run (the smoke run, or the tiny one trained above) still has its first epochs. An
+# early, barely trained checkpoint sometimes shows a lap: its actions are still close to
 # uniform, and the kart can wobble round the Ring by luck, at a fraction of the expert's speed
 # (look at its race time). The later checkpoints drive round on purpose, lap after lap.
 

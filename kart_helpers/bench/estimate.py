@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TRAIN_STEPS_PER_RAW_FRAME = 0.13
-"""Training env-steps/s per raw ``env.step`` frame/s with ``cpu_profile()`` on 2 cores: 0.12-0.14,
-measured on one machine as the trainer's speed (71-87 steps/s, ``benchmarks/results/train_throughput.md``)
-over its raw speed in the same minute (603 frames/s)."""
+TRAIN_STEPS_PER_RAW_FRAME = (0.094, 0.135)
+"""Training env-steps/s per raw ``env.step`` frame/s with ``cpu_profile()`` on 2 cores, lowest and highest
+measured: 87 steps/s at 684 raw frames/s and 78 at 580 (``benchmarks/results/learning_Level*_seed0.json``),
+78 at 826 (notebook 06's full run on another machine). A range, because the update's share of the time
+depends on the CPU's arithmetic, which raw emulator speed does not measure."""
 
 
 @dataclass
@@ -21,18 +22,22 @@ class TrainingEstimate:
 
     raw_frames_per_s: float
     """Bare ``env.step`` frames per second, measured just now."""
-    steps_per_s: float
-    """Expected training env-steps per second."""
+    steps_per_s: tuple[float, float]
+    """Expected training env-steps per second, lowest and highest."""
     total_steps: int
 
     @property
-    def minutes(self) -> float:
-        return self.total_steps / self.steps_per_s / 60
+    def minutes(self) -> tuple[float, float]:
+        """The run's expected length, shortest and longest (min)."""
+        slow, fast = self.steps_per_s
+        return self.total_steps / fast / 60, self.total_steps / slow / 60
 
     def __str__(self) -> str:
+        (slow, fast), (short, long) = self.steps_per_s, self.minutes
         return (
             f"this machine steps the emulator at {self.raw_frames_per_s:.0f} frames/s, so training should run at "
-            f"about {self.steps_per_s:.0f} steps/s: {self.total_steps:,} steps in about {self.minutes:.0f} minutes"
+            f"{slow:.0f}-{fast:.0f} steps/s: {self.total_steps:,} steps in {short:.0f}-{long:.0f} minutes. "
+            "The progress bar's time left is the better guess once a few updates have run."
         )
 
 
@@ -52,4 +57,5 @@ def estimate_training(config: Any, frames: int = 600, repeats: int = 3) -> Train
     finally:
         env.close()
         close_live_env()
-    return TrainingEstimate(raw, raw * TRAIN_STEPS_PER_RAW_FRAME, int(config.total_steps))
+    low, high = TRAIN_STEPS_PER_RAW_FRAME
+    return TrainingEstimate(raw, (raw * low, raw * high), int(config.total_steps))

@@ -22,7 +22,7 @@ def plot_comparison(evaluations: Sequence[Evaluation], labels: Sequence[str] | N
     """How far each checkpoint's best race got, and its lap times, side by side. Returns the figure."""
 
     labels = labels or [Path(e.path).name for e in evaluations]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6))
     progress = [ev.best.zones / CHECKPOINTS for ev in evaluations]
     left.bar(labels, progress, color="#2a7d2a")
     left.axhline(5, color="black", ls=":", lw=1)
@@ -39,7 +39,7 @@ def plot_comparison(evaluations: Sequence[Evaluation], labels: Sequence[str] | N
     left.yaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_ylabel("lap time (s)")
     right.set_title("lap times")
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, never over them
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=20)

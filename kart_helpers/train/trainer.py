@@ -44,8 +44,8 @@ from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
 from tianshou.data import Collector, VectorReplayBuffer
 from tianshou.trainer import OnPolicyTrainerParams
 from torch.utils.tensorboard import SummaryWriter
-from tqdm.auto import tqdm
 
+from kart_helpers.display.progress_bar import progress_bar
 from kart_helpers.game.laps import LapClock
 from kart_helpers.train.algorithm import build_algorithm, build_policy
 from kart_helpers.train.checkpoints import (
@@ -273,7 +273,7 @@ class Trainer(RunState):
         self._update_s = 0.0
         self._bar = None
         if self.progress:
-            self._bar = tqdm(
+            self._bar = progress_bar(
                 total=cfg.max_epochs * cfg.steps_per_epoch, initial=self.counters["env_step"], unit="step", desc="PPO"
             )
         original_collect = self.collector.collect
