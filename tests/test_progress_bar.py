@@ -19,6 +19,9 @@ def test_the_saved_text_is_rewritten_when_the_bar_closes(monkeypatch):
     bar.close()
     assert "0/400" in shown[0]
     assert len(shown) == 2 and "400/400" in shown[-1] and "100%" in shown[-1]
+    bar.close()  # tqdm closes again when the bar is collected: nothing more is shown
+    del bar
+    assert len(shown) == 2
 
 
 def test_outside_jupyter_the_bar_is_the_terminal_one():

@@ -23,8 +23,9 @@ class NotebookBar(tqdm_notebook):
         self._handle = display(self.container, display_id=True) if not self.disable else None
 
     def close(self) -> None:
+        # Once only: tqdm closes again from __del__, when the widget's link back to the bar is gone.
+        handle, self._handle = getattr(self, "_handle", None), None
         super().close()
-        handle = getattr(self, "_handle", None)
         if handle is not None:
             handle.update(self.container)  # a fresh plain-text copy: the last count and rate
 
