@@ -1,11 +1,11 @@
 """Learning benchmark: PPO on Practice Kart on this machine's CPU, against the expert's par.
 
-    python benchmarks/learning.py                       # easy track (Level1), seed 0, 400k steps
+    python benchmarks/learning.py                       # easy track (Level1), seed 0, 300k steps
     python benchmarks/learning.py --state Level2 --seed 1
-    python benchmarks/learning.py --total-steps 300000 --set ent_coef=0.02   # an experiment
+    python benchmarks/learning.py --set ent_coef=0.02          # an experiment
 
 Trains :func:`kart_helpers.train.cpu_profile` for a budget of env steps (notebook 06's full run:
-400k), not of minutes, since machines of one kind differ up to 2.5x in speed; ``--minutes``
+300k), not of minutes, since machines of one kind differ up to 2.5x in speed; ``--minutes``
 adds a wall-clock cap (a callback stops the run; that path writes the checkpoint Ctrl-C
 would). Then it races the best and the last checkpoint from the grid, greedy and sampled.
 Targets:
@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--state", default="Level1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=None, help="optional wall-clock cap on training")
-    parser.add_argument("--total-steps", type=int, default=400_000, help="the budget; LR decays to 0 over it")
+    parser.add_argument("--total-steps", type=int, default=300_000, help="the budget; LR decays to 0 over it")
     parser.add_argument(
         "--set",
         nargs="*",

@@ -85,7 +85,7 @@ from kart_helpers.train.config import flat_settings
 
 config = cpu_profile(
     game=GAME,
-    total_steps=steps(full=400_000, smoke=2_048),
+    total_steps=steps(full=300_000, smoke=2_048),
     max_episode_frames=steps(full=7200, smoke=1600),
     epoch_steps=steps(full=10_240, smoke=1_024),
     log_dir="runs/06_smoke" if smoke_mode() else "runs/06_ppo",
@@ -105,7 +105,7 @@ print(f"checkpoints: one every {config.steps_per_epoch:,} steps, {config.max_epo
 # update's data, and the trainer's epochs are the stretches of `epoch_steps` after which it
 # writes a checkpoint.
 #
-# The run's budget is in env steps: `total_steps` = 400,000 for the full run, the learning
+# The run's budget is in env steps: `total_steps` = 300,000 for the full run, the learning
 # benchmark's setting (`benchmarks/learning.py`). How long that takes depends on your machine,
 # and machines of one kind differ up to 2.5 times in emulator speed. The next cell measures this
 # one's for a few seconds and tells you. In smoke mode (`KART_SMOKE=1`, as in CI) the run is a

@@ -119,8 +119,8 @@ class PPOConfig:
     """Passes over each rollout per update (PPO's "epochs"; Tianshou's ``update_step_num_repetitions``)."""
     minibatch: int = 256
     """Transitions per gradient step."""
-    total_steps: int = 400_000
-    """Agent steps of the whole run, summed over envs."""
+    total_steps: int = 300_000
+    """Agent steps of the whole run, summed over envs (the learning benchmark's budget)."""
     epoch_steps: int = 10_240
     """Agent steps per trainer epoch; a checkpoint is written after each (rounded up to whole rollouts)."""
     test_episodes: int = 0
