@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TRAIN_STEPS_PER_RAW_FRAME = (0.094, 0.135)
+TRAIN_STEPS_PER_RAW_FRAME = (0.078, 0.135)
 """Training env-steps/s per raw ``env.step`` frame/s with ``cpu_profile()`` on 2 cores, lowest and highest
 measured: 87 steps/s at 684 raw frames/s and 78 at 580 (``benchmarks/results/learning_Level*_seed0.json``),
-78 at 826 (notebook 06's full run on another machine). A range, because the update's share of the time
-depends on the CPU's arithmetic, which raw emulator speed does not measure."""
+78 at 826 (notebook 06's full run on another machine), 107 at 1360 (``learning_Level2_seed2.json``, on a
+machine that slowed during the run). A range, because the update's share of the time depends on the CPU's
+arithmetic, which raw emulator speed does not measure."""
 
 
 @dataclass
