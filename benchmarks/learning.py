@@ -85,7 +85,7 @@ def export_reference(args: argparse.Namespace, summary: dict, checkpoints: dict[
     from kart_helpers.evaluate.rollout import REFERENCE_AGENTS
     from kart_helpers.train.checkpoints import export_policy, load_checkpoint
 
-    greedy = {k.split()[0]: e for k, e in summary["evaluation"].items() if k.endswith("greedy") and isinstance(e, dict)}
+    greedy = greedy_races(summary["evaluation"])
     if not greedy:
         raise SystemExit(f"no greedy race to choose a reference agent from: {summary['evaluation']}")
     label = min(greedy, key=lambda k: (-greedy[k]["zones"], greedy[k]["race_frames"] or 10**9))
@@ -116,12 +116,17 @@ def rom_name(sha1: str) -> str:
     return "PK1 (north-up)" if sha1 == PK1_ROM else sha1[:7]
 
 
+def greedy_races(evaluations: dict) -> dict[str, dict]:
+    """Each kept checkpoint's greedy race from a summary's ``evaluation``, by label ("best", "last")."""
+    return {key.split()[0]: e for key, e in evaluations.items() if key.endswith("greedy") and isinstance(e, dict)}
+
+
 def best_greedy_race(evaluations: dict) -> tuple[int, str] | None:
     """The fastest 5-lap race of a kept checkpoint's greedy policy: (frames, "best" or "last")."""
     races = [
-        (e["race_frames"], key.split()[0])
-        for key, e in evaluations.items()
-        if key.endswith("greedy") and isinstance(e, dict) and e.get("laps") == 5 and e.get("race_frames")
+        (e["race_frames"], label)
+        for label, e in greedy_races(evaluations).items()
+        if e.get("laps") == 5 and e.get("race_frames")
     ]
     return min(races, default=None)
 
@@ -130,7 +135,7 @@ def table_row(r: dict) -> str:
     """One row of ``learning.md`` from a results JSON."""
     rom = rom_name(r["rom_sha1"])
     evals = r.get("evaluation", {})
-    greedy = max((e["laps"] for k, e in evals.items() if k.endswith("greedy") and isinstance(e, dict)), default=0)
+    greedy = max((e["laps"] for e in greedy_races(evals).values()), default=0)
     sampled = max((e["laps"] for k, e in evals.items() if k.endswith("sampled") and isinstance(e, dict)), default=0)
     first = "none"
     if r.get("first_finish_wall_s"):
